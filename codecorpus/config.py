@@ -1,0 +1,108 @@
+"""The run config: one YAML file, validated on load. Defaults are StarCoder2's published values, so a
+config only states what differs. Errors name the key, the bad value and what is allowed."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourcesConfig(Section):
+    sample: Literal["small", "default", "large"] | None = Field(
+        None, description="Use the built-in sample corpus of this size (built on first use, then cached).")
+    local: list[str] = Field(default_factory=list, description=(
+        "Folders of repositories: each entry `repo_depth` levels down is one repository "
+        "(a folder, a git repository, or a .tar/.tar.gz/.tgz/.zip archive)."))
+    repo_depth: int = Field(2, ge=1, le=4, description="2 for <owner>/<repo> layouts, 1 for flat ones.")
+
+
+class IngestConfig(Section):
+    max_file_bytes: int = Field(10 * 1024 * 1024, gt=0, description="The Stack v2 skips files of 10 MiB or more.")
+    shards: int = Field(8, ge=1, description="Repositories are read in this many shards, each committed on its own.")
+
+
+class FormatConfig(Section):
+    metadata_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories rendered with <repo_name> and paths.")
+    fim_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories that are FIM candidates.")
+    fragment_fim_rate: float = Field(0.5, ge=0, le=1, description="Share of files of a FIM repository transformed.")
+    fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Share of FIM files in SPM rather than PSM order.")
+    max_doc_chars: int = Field(4_000_000, gt=0, description="A repository larger than this is split into several documents.")
+
+
+class RunConfig(Section):
+    run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
+    seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
+    stages: list[str] = Field(default_factory=lambda: list(STAGE_ORDER), description="Stages to run, in order.")
+    files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
+    spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    annotate: dict[str, Any] = Field(default_factory=dict)
+    filter: dict[str, Any] = Field(default_factory=dict)
+    dedup: dict[str, Any] = Field(default_factory=dict)
+    pii: dict[str, Any] = Field(default_factory=dict)
+    format: FormatConfig = Field(default_factory=FormatConfig)
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, stages: list[str]) -> list[str]:
+        for name in stages:
+            if name not in STAGE_ORDER:
+                raise ValueError(f"unknown stage {name!r}; allowed: {', '.join(STAGE_ORDER)}")
+        order = [STAGE_ORDER.index(s) for s in stages]
+        if order != sorted(order) or len(set(stages)) != len(stages):
+            raise ValueError(f"stages must be unique and in pipeline order: {', '.join(STAGE_ORDER)}")
+        return stages
+
+    def section_hash(self, *sections: str) -> str:
+        """Hash of the config values that decide a stage's output."""
+        data = self.model_dump(mode="json")
+        picked = {name: data[name] for name in sorted(sections)}
+        picked["seed"] = self.seed
+        return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message says which key, what value, and what is allowed."""
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check its spelling; `codecorpus validate --help` lists the keys)"
+    return f"{key}: got {error.get('input')!r}: {error['msg']}"
+
+
+def parse_config(data: dict[str, Any] | None, origin: str = "config") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{origin} is not valid:\n  {problems}") from None
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    """Load a YAML config; ``None`` gives the defaults (the sample corpus, every stage)."""
+    if path is None:
+        return parse_config({"sources": {"sample": "default"}}, "defaults")
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return parse_config(data, str(path))

@@ -1,0 +1,1 @@
+"""mix stage modules."""

@@ -1,0 +1,1 @@
+"""pii stage modules."""

@@ -1,0 +1,235 @@
+"""The runner: stage order, atomic table commits, per-shard commits for source stages, manifests,
+resume, and the ledger balance check.
+
+Run directory layout (any Hadoop path):
+    stages/<stage>/<table>/part-00000.parquet ...   each table as written by each stage
+    ledger/<stage>/part-*.parquet                   rows that stage dropped
+    manifests/<stage>.json                          written last: a stage is done when its manifest is
+    work/<stage>-<fingerprint>/shard-<k>/...        shard commits of a source stage in progress
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+import codecorpus
+from codecorpus import tables
+from codecorpus.config import STAGE_ORDER, RunConfig
+from codecorpus.ledger import LEDGER_COLUMNS
+from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
+from codecorpus.storage import Storage
+
+
+class LedgerImbalance(RuntimeError):
+    """Ids a stage read that reached neither an output table nor the ledger."""
+
+
+class MissingInput(RuntimeError):
+    """A stage needs a table no earlier stage of this run has written."""
+
+
+def code_version() -> str:
+    """Package version plus a hash of its source files: a code change invalidates manifests."""
+    root = Path(codecorpus.__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return f"{codecorpus.__version__}+{digest.hexdigest()[:12]}"
+
+
+def shard_of(unit_id: str, shards: int) -> int:
+    return zlib.crc32(unit_id.encode()) % shards
+
+
+@dataclass
+class StageReport:
+    stage: str
+    skipped: bool
+    manifest: dict
+
+
+class Runner:
+    def __init__(self, config: RunConfig, spark: SparkSession, stages: dict[str, Stage],
+                 progress: Callable[[str], None] = print):
+        self.config = config
+        self.spark = spark
+        self.stages = stages
+        self.progress = progress
+        self.store = Storage(spark)
+        self.root = config.run_dir.rstrip("/")
+        self.code_version = code_version()
+
+    # -- paths ---------------------------------------------------------------------------------
+    def table_path(self, stage: str, table: str) -> str:
+        return f"{self.root}/stages/{stage}/{table}"
+
+    def ledger_path(self, stage: str) -> str:
+        return f"{self.root}/ledger/{stage}"
+
+    def manifest_path(self, stage: str) -> str:
+        return f"{self.root}/manifests/{stage}.json"
+
+    def manifest(self, stage: str) -> dict | None:
+        text = self.store.read_text(self.manifest_path(stage))
+        return json.loads(text) if text else None
+
+    def producer(self, table: str, before: str) -> str:
+        """The latest stage before ``before`` (in pipeline order) whose committed manifest wrote ``table``."""
+        earlier = STAGE_ORDER[: STAGE_ORDER.index(before)]
+        for name in reversed(earlier):
+            manifest = self.manifest(name)
+            if manifest and table in manifest["outputs"]:
+                return name
+        writers = [s.name for s in self.stages.values() if table in s.writes]
+        raise MissingInput(f"stage {before} reads table {table!r}, which no earlier stage of run {self.root} "
+                           f"has written; run one of {writers} first (e.g. `codecorpus run CONFIG`)")
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, only: list[str] | None = None) -> list[StageReport]:
+        names = only or self.config.stages
+        reports = []
+        for name in names:
+            reports.append(self.run_stage(self.stages[name]))
+        return reports
+
+    def run_stage(self, stage: Stage) -> StageReport:
+        started = time.time()
+        units = stage.list_units(self.config) if stage.list_units else []
+        inputs = {t: self.producer(t, stage.name) for t in stage.reads}
+        fingerprints = {t: self.manifest(p)["outputs"][t]["digest"] for t, p in inputs.items()}
+        if stage.list_units:
+            fingerprints["units"] = hashlib.sha1(
+                json.dumps([[u.unit_id, u.location, u.kind, u.signature] for u in units]).encode()).hexdigest()
+        config_hash = self.config.section_hash(*stage.config_sections)
+        fingerprint = hashlib.sha1(json.dumps(
+            [stage.name, config_hash, fingerprints, self.code_version, self.config.files_per_table],
+            sort_keys=True).encode()).hexdigest()
+        previous = self.manifest(stage.name)
+        if previous and previous["fingerprint"] == fingerprint and all(
+                self.store.exists(o["path"]) for o in previous["outputs"].values()):
+            self.progress(f"[{stage.name}] up to date, skipped")
+            return StageReport(stage.name, True, previous)
+
+        self.store.delete(self.manifest_path(stage.name))
+        self.progress(f"[{stage.name}] running")
+        frames = {t: self.spark.read.parquet(self.table_path(p, t)) for t, p in inputs.items()}
+        if stage.list_units:
+            result = self._run_sharded(stage, units, fingerprint)
+        else:
+            result = stage.run(self._context(frames, units))
+        outputs = self._commit(stage, result)
+        ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        self._check_balances(stage, frames, units, outputs, ledger)
+        manifest = self._manifest(stage, fingerprint, config_hash, inputs, fingerprints, frames, units,
+                                  outputs, ledger, time.time() - started)
+        self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
+        self.store.delete(f"{self.root}/work/{stage.name}-{fingerprint[:12]}")
+        self.spark.catalog.clearCache()
+        drops = sum(manifest["drops_by_rule"].values())
+        self.progress(f"[{stage.name}] done in {manifest['seconds']:.1f}s: "
+                      + ", ".join(f"{t} {o['rows']}" for t, o in manifest["outputs"].items())
+                      + f", dropped {drops}")
+        return StageReport(stage.name, False, manifest)
+
+    def _context(self, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
+        return StageContext(self.spark, self.config, frames, self.config.seed, units,
+                            scratch_dir=f"{self.root}/work/scratch")
+
+    def _run_sharded(self, stage: Stage, units: list[Unit], fingerprint: str) -> StageResult:
+        """Run a source stage shard by shard; each shard commits on its own, so a killed run resumes
+        without redoing finished shards. Returns the union of all shards."""
+        work = f"{self.root}/work/{stage.name}-{fingerprint[:12]}"
+        shards = self.config.ingest.shards
+        by_shard: dict[int, list[Unit]] = {}
+        for unit in units:
+            by_shard.setdefault(shard_of(unit.unit_id, shards), []).append(unit)
+        for k in range(shards):
+            done = f"{work}/shard-{k:05d}"
+            if self.store.exists(f"{done}/_COMMITTED"):
+                continue
+            result = stage.run(self._context({}, by_shard.get(k, [])))
+            tmp = f"{done}.tmp"
+            self.store.delete(tmp)
+            for table, df in result.outputs.items():
+                df.write.mode("overwrite").parquet(f"{tmp}/{table}")
+            self._ledger_frame(stage, result.rejects).write.mode("overwrite").parquet(f"{tmp}/_ledger")
+            self.store.write_text(f"{tmp}/_COMMITTED", "")
+            self.store.delete(done)
+            self.store.rename(tmp, done)
+            self.spark.catalog.clearCache()
+            self.progress(f"[{stage.name}] shard {k + 1}/{shards} committed ({len(by_shard.get(k, []))} units)")
+        read = lambda name: self.spark.read.parquet(f"{work}/shard-*/{name}")  # noqa: E731
+        return StageResult({t: read(t) for t in stage.writes}, read("_ledger"))
+
+    def _ledger_frame(self, stage: Stage, rejects: DataFrame | None) -> DataFrame:
+        if rejects is None:
+            return self.spark.createDataFrame([], tables.spark_schema("ledger"))
+        return tables.conform(rejects.withColumn("stage", F.lit(stage.name)), "ledger")
+
+    def _commit(self, stage: Stage, result: StageResult) -> dict[str, DataFrame]:
+        missing = set(stage.writes) - set(result.outputs)
+        if missing:
+            raise RuntimeError(f"stage {stage.name} did not return tables {sorted(missing)}")
+        written = {}
+        for table in stage.writes:
+            df = tables.conform(result.outputs[table], table) if table == "repos" else result.outputs[table]
+            tables.check(df, table)
+            path = self.table_path(stage.name, table)
+            self.store.write_table(df, path, self.config.files_per_table, tables.SORT_KEYS[table])
+            written[table] = self.spark.read.parquet(path)
+        ledger = self._ledger_frame(stage, result.rejects)
+        self.store.write_table(ledger, self.ledger_path(stage.name), self.config.files_per_table,
+                               tables.SORT_KEYS["ledger"])
+        return written
+
+    def _check_balances(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit],
+                        outputs: dict[str, DataFrame], ledger: DataFrame) -> None:
+        for balance in stage.balances:
+            if balance.source == "units":
+                source = self.spark.createDataFrame([(u.unit_id,) for u in units] or [("",)], "id string")
+                source = source.where(F.col("id") != "") if not units else source
+            else:
+                source = frames[balance.source].select(F.col(balance.id_col).alias("id"))
+            target = outputs[balance.target]
+            reached = (target.select(F.explode(balance.merged).alias("id")) if balance.merged
+                       else target.select(F.col(balance.id_col).alias("id")))
+            dropped = ledger.where(F.col("id_kind") == balance.id_kind).select("id")
+            lost = source.join(reached.unionByName(dropped).distinct(), "id", "left_anti")
+            examples = [r["id"] for r in lost.limit(5).collect()]
+            if examples:
+                raise LedgerImbalance(
+                    f"stage {stage.name}: {lost.count()} {balance.id_kind} ids of {balance.source} reached neither "
+                    f"{balance.target} nor the ledger, e.g. {examples}. This is a bug in the stage: every "
+                    "dropped row must be returned as ledger rows.")
+
+    def _manifest(self, stage: Stage, fingerprint: str, config_hash: str, inputs: dict[str, str],
+                  fingerprints: dict[str, str], frames: dict[str, DataFrame], units: list[Unit],
+                  outputs: dict[str, DataFrame], ledger: DataFrame, seconds: float) -> dict:
+        rows_in = {t: df.count() for t, df in frames.items()}
+        if stage.list_units:
+            rows_in["units"] = len(units)
+        drops = {r["rule"]: r["n"] for r in ledger.groupBy("rule").agg(F.count("*").alias("n")).collect()}
+        return {
+            "stage": stage.name,
+            "fingerprint": fingerprint,
+            "config_hash": config_hash,
+            "code_version": self.code_version,
+            "inputs": {t: {"stage": p, "digest": fingerprints[t]} for t, p in inputs.items()},
+            "input_fingerprints": fingerprints,
+            "rows_in": rows_in,
+            "outputs": {t: {"path": self.table_path(stage.name, t), "rows": df.count(), "digest": tables.digest(df)}
+                        for t, df in outputs.items()},
+            "ledger": {"path": self.ledger_path(stage.name), "rows": ledger.count()},
+            "drops_by_rule": dict(sorted(drops.items())),
+            "seconds": round(seconds, 2),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
