@@ -1,0 +1,86 @@
+"""MinHash near-dedup of files: signatures, LSH buckets, connected components, one survivor per cluster.
+
+Plain MinHash + connected components chains files that are not alike (A~B, B~C, A!~C) and would drop
+C for A. So each removal is checked against its survivor (signature similarity >= threshold); the
+files that fail are clustered again among themselves (only on edges between them), up to
+``verify_rounds`` passes, and whatever still fails is kept.
+"""
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from codecorpus.dedup.components import connected_components
+from codecorpus.dedup.config import DedupConfig
+from codecorpus.dedup.lsh import band_edges, estimate_jaccard, signature_table
+from codecorpus.dedup.ranking import survivors, with_rank
+from codecorpus.ledger import rejects
+
+RULE = "near_dup"
+log = logging.getLogger(__name__)
+
+
+def _materialize(df: DataFrame, path: str) -> DataFrame:
+    # Written once and read back: later steps reuse it without recomputing (signatures are the
+    # expensive part) and lineage stays short.
+    df.write.mode("overwrite").parquet(path)
+    return df.sparkSession.read.parquet(path)
+
+
+def _one_pass(edges: DataFrame, sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig,
+              checkpoint_dir: str, tag: str, check: bool) -> tuple[DataFrame, DataFrame]:
+    """(removed (file_id, kept_id, est_jaccard), failed (file_id)) for one clustering pass."""
+    comp, rounds = connected_components(edges, checkpoint_dir, cfg.max_iterations, tag)
+    log.info("near-dedup pass %s: %d component rounds", tag, rounds)
+    kept = survivors(comp, ranks, "cluster_id")
+    pairs = comp.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
+    scored = _materialize(estimate_jaccard(pairs, sigs, cfg), f"{checkpoint_dir}/{tag}/scored")
+    if not check:
+        return scored, scored.select("file_id").limit(0)
+    ok = F.col("est_jaccard") >= F.lit(cfg.threshold)
+    return scored.where(ok), scored.where(~ok).select("file_id")
+
+
+def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
+               ) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """``(kept_files, clusters, rejects)``.
+
+    ``clusters`` (file_id, cluster_id, kept_id) holds every removed file and its survivor, cluster_id
+    being the smallest file_id of the pair's cluster; ``rejects`` has rule ``near_dup``, value = the
+    survivor's file_id, detail = repo/path and the estimated Jaccard similarity to the survivor."""
+    sigs = _materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
+    edges = _materialize(band_edges(sigs, cfg), f"{checkpoint_dir}/edges")
+    ranks = _materialize(with_rank(files), f"{checkpoint_dir}/ranks")
+    passes = max(cfg.verify_rounds, 1)
+    removed_parts = []
+    for i in range(passes):
+        removed, failed = _one_pass(edges, sigs, ranks, cfg, checkpoint_dir, f"pass_{i}",
+                                    check=cfg.verify_rounds > 0)
+        removed_parts.append(removed)
+        if i == passes - 1 or failed.limit(1).count() == 0:
+            break
+        # Re-cluster only the files that failed their check, on the edges between them.
+        edges = _materialize(edges.join(failed.withColumnRenamed("file_id", "src"), "src", "left_semi")
+                             .join(failed.withColumnRenamed("file_id", "dst"), "dst", "left_semi"),
+                             f"{checkpoint_dir}/pass_{i}/failed_edges")
+    removed = removed_parts[0]
+    for part in removed_parts[1:]:
+        removed = removed.unionByName(part)
+    removed = _materialize(removed, f"{checkpoint_dir}/removed")
+    clusters = _clusters(removed)
+    dropped = files.select("file_id", "repo_name", "path").join(removed, "file_id")
+    detail = F.concat_ws(" ", F.concat_ws("/", "repo_name", "path"),
+                         F.format_string("est_jaccard=%.3f", F.col("est_jaccard")))
+    ledger = rejects(dropped, rule=RULE, value=F.col("kept_id"), detail=detail)
+    kept_files = files.join(removed.select("file_id"), "file_id", "left_anti")
+    return kept_files, clusters, ledger
+
+
+def _clusters(removed: DataFrame) -> DataFrame:
+    """Each survivor with the files it replaced; cluster_id = smallest file_id among them."""
+    members = removed.select("file_id", "kept_id").unionByName(
+        removed.select(F.col("kept_id").alias("file_id"), "kept_id").distinct())
+    ids = members.groupBy("kept_id").agg(F.min("file_id").alias("cluster_id"))
+    return members.join(ids, "kept_id").select("file_id", "cluster_id", "kept_id")
