@@ -68,6 +68,8 @@ LICENSE_WORDS = ("copyright", "author", "license", "licence", "maintainer", "(c)
 PASSWORD_NAMES = ("pass", "pwd")
 
 CHECK_EVERY = 64        # anchors between two looks at the clock
+WINDOW = 1 << 16        # the prefilter runs window by window so the clock is checked on one huge line
+ANCHOR_REACH = 64       # longer than any anchor
 
 @dataclass(frozen=True)
 class Finding:
@@ -103,12 +105,17 @@ def _lower(text: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
-def anchors(text: str) -> list[tuple[int, str, tuple[str, int]]]:
-    """(offset, detector, where) of every anchor in ``text``, by offset: the one prefilter pass."""
-    found = [(end - size + 1, detector, where)
-             for end, (size, detector, where) in _automaton().iter(_lower(text))]
-    found += [(m.start(), "ipv4", patterns.IPV4_WHERE) for m in patterns.IPV4_ANCHOR.finditer(text)]
-    found += [(m.start(), "ipv6", patterns.IPV6_WHERE) for m in patterns.IPV6_ANCHOR.finditer(text)]
+def anchors(text: str, low: str | None = None, begin: int = 0, end: int | None = None
+            ) -> list[tuple[int, str, tuple]]:
+    """(offset, detector, where) of every anchor starting in [begin, end), by offset: the prefilter."""
+    low = _lower(text) if low is None else low
+    end = len(text) if end is None else end
+    reach = min(len(text), end + ANCHOR_REACH)      # anchors that start inside may end past ``end``
+    found = [(stop - size + 1, detector, where)
+             for stop, (size, detector, where) in _automaton().iter(low, begin, reach)]
+    found += [(m.start(), "ipv4", patterns.IPV4_WHERE) for m in patterns.IPV4_ANCHOR.finditer(text, begin, reach)]
+    found += [(m.start(), "ipv6", patterns.IPV6_WHERE) for m in patterns.IPV6_ANCHOR.finditer(text, begin, reach)]
+    found = [a for a in found if begin <= a[0] < end]
     found.sort(key=lambda a: a[0])
     return found
 
@@ -256,18 +263,20 @@ def find_pii(text: str, cfg: PiiConfig, path: str | None = None) -> list[Finding
     started = time.perf_counter()
     found: list[Finding] = []
     covered = 0          # end of the last match: anchors inside it belong to it
-    for i, (pos, detector, where) in enumerate(anchors(text)):
-        if i % CHECK_EVERY == 0 and time.perf_counter() - started > cfg.max_seconds_per_file:
-            raise ScanTimeout(time.perf_counter() - started)
-        if pos < covered:
-            continue
-        m = _candidate(text, pos, detector, where)
-        if m is None or m.start() < covered:
-            continue
-        finding = _check(m, detector, text, cfg, path)
-        # A URL's userinfo is settled by its own check: "user:pass@host" must not turn into an email.
-        if finding is not None or detector == "url_password":
-            covered = m.end()
-        if finding is not None and finding.kind in wanted:
-            found.append(finding)
+    low = _lower(text)
+    for begin in range(0, len(text), WINDOW):
+        for i, (pos, detector, where) in enumerate(anchors(text, low, begin, begin + WINDOW)):
+            if i % CHECK_EVERY == 0 and time.perf_counter() - started > cfg.max_seconds_per_file:
+                raise ScanTimeout(time.perf_counter() - started)
+            if pos < covered:
+                continue
+            m = _candidate(text, pos, detector, where)
+            if m is None or m.start() < covered:
+                continue
+            finding = _check(m, detector, text, cfg, path)
+            # A URL's userinfo is settled by its own check: "user:pass@host" must not turn into an email.
+            if finding is not None or detector == "url_password":
+                covered = m.end()
+            if finding is not None and finding.kind in wanted:
+                found.append(finding)
     return found
