@@ -370,8 +370,9 @@ def _extract_zip(archive: Path, dest: Path, skipped: Counter) -> None:
 
 
 def _extract_deb(entry: SourceEntry, archive: Path, dest: Path, skipped: Counter) -> None:
-    """A Debian package as a repository: its ``root`` subtree (or all of it but usr/share/doc), plus its
-    copyright file as ``debian/copyright``."""
+    """A Debian package as a repository: its ``root`` subtree (or all of it but usr/share/doc; or, when
+    ``root`` names an archive inside the package, that archive's contents), plus its copyright file as
+    ``debian/copyright``."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["dpkg-deb", "-x", str(archive), tmp], check=True)
         tree = Path(tmp)
@@ -381,9 +382,13 @@ def _extract_deb(entry: SourceEntry, archive: Path, dest: Path, skipped: Counter
             if len(roots) != 1:
                 raise RuntimeError(f"sample: root {entry.root!r} of {entry.name} matches {len(roots)} paths")
             base = roots[0]
+            if base.is_file():  # an archive of sources shipped inside the package (the JDK's src.zip)
+                unpack = _extract_zip if base.name.endswith(".zip") else _extract_tar
+                unpack(base, dest, skipped)
+                base = None
         else:
             base = tree
-        for path in sorted(base.rglob("*")):
+        for path in sorted(base.rglob("*")) if base else []:
             rel = path.relative_to(base).as_posix()
             if not entry.root and rel.startswith(("usr/share/doc/", "usr/share/lintian/")):
                 continue
