@@ -10,6 +10,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from codecorpus.annotate.language import LanguageConfig
+from codecorpus.annotate.signals import SignalConfig
+from codecorpus.dedup.config import DedupConfig
+from codecorpus.filters.config import FilterConfig
+from codecorpus.pii.config import PiiConfig
+
 STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
 
 
@@ -39,6 +45,11 @@ class FormatConfig(Section):
     max_doc_chars: int = Field(4_000_000, gt=0, description="A repository larger than this is split into several documents.")
 
 
+class AnnotateConfig(Section):
+    language: LanguageConfig = Field(default_factory=LanguageConfig)
+    signals: SignalConfig = Field(default_factory=SignalConfig)
+
+
 class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
@@ -46,13 +57,13 @@ class RunConfig(Section):
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
-    sources: SourcesConfig = Field(default_factory=SourcesConfig)
-    ingest: IngestConfig = Field(default_factory=IngestConfig)
-    annotate: dict[str, Any] = Field(default_factory=dict)
-    filter: dict[str, Any] = Field(default_factory=dict)
-    dedup: dict[str, Any] = Field(default_factory=dict)
-    pii: dict[str, Any] = Field(default_factory=dict)
-    format: FormatConfig = Field(default_factory=FormatConfig)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig, description="Where repositories come from.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="Reading repositories.")
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig, description="Labels and quality signals.")
+    filter: FilterConfig = Field(default_factory=FilterConfig, description="StarCoder2's filters and license policy.")
+    dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
+    pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
+    format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
 
     @field_validator("stages")
     @classmethod

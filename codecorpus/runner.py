@@ -125,7 +125,7 @@ class Runner:
         if stage.list_units:
             result = self._run_sharded(stage, units, fingerprint)
         else:
-            result = stage.run(self._context(frames, units))
+            result = stage.run(self._context(stage, frames, units))
         outputs = self._commit(stage, result)
         ledger = self.spark.read.parquet(self.ledger_path(stage.name))
         self._check_balances(stage, frames, units, outputs, ledger)
@@ -133,6 +133,7 @@ class Runner:
                                   outputs, ledger, time.time() - started)
         self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
         self.store.delete(f"{self.root}/work/{stage.name}-{fingerprint[:12]}")
+        self.store.delete(f"{self.root}/work/{stage.name}-scratch")
         self.spark.catalog.clearCache()
         drops = sum(manifest["drops_by_rule"].values())
         self.progress(f"[{stage.name}] done in {manifest['seconds']:.1f}s: "
@@ -140,9 +141,9 @@ class Runner:
                       + f", dropped {drops}")
         return StageReport(stage.name, False, manifest)
 
-    def _context(self, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
+    def _context(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
         return StageContext(self.spark, self.config, frames, self.config.seed, units,
-                            scratch_dir=f"{self.root}/work/scratch")
+                            scratch_dir=f"{self.root}/work/{stage.name}-scratch")
 
     def _run_sharded(self, stage: Stage, units: list[Unit], fingerprint: str) -> StageResult:
         """Run a source stage shard by shard; each shard commits on its own, so a killed run resumes
@@ -156,19 +157,27 @@ class Runner:
             done = f"{work}/shard-{k:05d}"
             if self.store.exists(f"{done}/_COMMITTED"):
                 continue
-            result = stage.run(self._context({}, by_shard.get(k, [])))
             tmp = f"{done}.tmp"
             self.store.delete(tmp)
-            for table, df in result.outputs.items():
-                df.write.mode("overwrite").parquet(f"{tmp}/{table}")
-            self._ledger_frame(stage, result.rejects).write.mode("overwrite").parquet(f"{tmp}/_ledger")
+            if by_shard.get(k):
+                result = stage.run(self._context(stage, {}, by_shard[k]))
+                for table, df in result.outputs.items():
+                    df.write.mode("overwrite").parquet(f"{tmp}/{table}")
+                self._ledger_frame(stage, result.rejects).write.mode("overwrite").parquet(f"{tmp}/rejects")
             self.store.write_text(f"{tmp}/_COMMITTED", "")
             self.store.delete(done)
             self.store.rename(tmp, done)
             self.spark.catalog.clearCache()
             self.progress(f"[{stage.name}] shard {k + 1}/{shards} committed ({len(by_shard.get(k, []))} units)")
-        read = lambda name: self.spark.read.parquet(f"{work}/shard-*/{name}")  # noqa: E731
-        return StageResult({t: read(t) for t in stage.writes}, read("_ledger"))
+        return StageResult({t: self._read_shards(work, t, t) for t in stage.writes},
+                           self._read_shards(work, "rejects", "ledger"))
+
+    def _read_shards(self, work: str, name: str, table: str) -> DataFrame:
+        paths = [f"{work}/{shard}/{name}" for shard in self.store.listdir(work)
+                 if self.store.exists(f"{work}/{shard}/{name}")]
+        if not paths:
+            return self.spark.createDataFrame([], tables.spark_schema(table))
+        return self.spark.read.parquet(*paths)
 
     def _ledger_frame(self, stage: Stage, rejects: DataFrame | None) -> DataFrame:
         if rejects is None:

@@ -97,7 +97,7 @@ def scan_files(files: DataFrame, cfg: PiiConfig, seed: int) -> DataFrame:
         T.StructField("pii_timeout_s", T.DoubleType(), True),
     ])
     from pyspark.sql.pandas.types import to_arrow_schema
-    arrow_schema = to_arrow_schema(schema)
+    arrow_schema = to_arrow_schema(schema, timezone="UTC")  # timestamps as Spark sends them
     return files.mapInArrow(lambda it: _redact_batches(it, cfg, seed, arrow_schema), schema)
 
 

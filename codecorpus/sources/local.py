@@ -169,7 +169,7 @@ def _git_entries(root: str) -> Iterator[Entry]:
 def _tar_entries(location: str) -> Iterator[Entry]:
     with tarfile.open(location, "r:*") as archive:
         members = archive.getmembers()   # reads the whole index: a truncated archive fails here
-        top = _strip_top([m.name for m in members if m.name not in (".", "./")])
+        top = _strip_top([m.name for m in members if not m.isdir()])
         for member in members:
             if member.isdir():
                 continue
