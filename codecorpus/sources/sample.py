@@ -146,10 +146,13 @@ def build_sample(size: str = "default", cache_dir: Path | None = None, refresh: 
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
     build = Path(tempfile.mkdtemp(prefix=f".build-sample-{size}-", dir=root))
     progress(f"sample {size}: extracting {len(entries)} repositories")
-    jobs = [(e, str(downloads[e.key]), str(build / "repos" / e.owner / e.repo_dir)) for e in entries]
-    with ProcessPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        records = list(pool.map(_extract_job, jobs, chunksize=1))
-    manifest = _manifest(size, digest, entries, records, build / "repos")
+    jobs = [(e, str(downloads[e.key]), str(build / "repos" / e.owner / e.repo_dir), str(root / "downloads"))
+            for e in entries]
+    # Biggest first, so one large package does not finish alone at the end.
+    order = sorted(range(len(jobs)), key=lambda i: -downloads[entries[i].key].stat().st_size)
+    with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        done = dict(zip(order, pool.map(_extract_job, [jobs[i] for i in order], chunksize=1)))
+    manifest = _manifest(size, digest, [done[i] for i in range(len(jobs))])
     (build / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     (build / "MANIFEST.md").write_text(manifest_markdown(manifest))
     _replace_dir(build, final)
@@ -301,13 +304,15 @@ def _apt(cmd: list[str], cwd: Path) -> str:
 
 # ---------------------------------------------------------------- extraction
 
-def _extract_job(job: tuple[SourceEntry, str, str]) -> dict:
-    entry, archive, dest = job
-    return extract_repo(entry, Path(archive), Path(dest))
+def _extract_job(job: tuple[SourceEntry, str, str, str]) -> dict:
+    entry, archive, dest, downloads = job
+    skipped = extract_repo(entry, Path(archive), Path(dest))
+    return dict(describe_repo(entry, Path(dest), Path(downloads)), skipped=skipped)
 
 
 def extract_repo(entry: SourceEntry, archive: Path, dest: Path) -> dict:
-    """Unpack one downloaded package as a repository at ``dest``; returns counts of what was skipped."""
+    """Unpack one downloaded package as a repository at ``dest``; returns counts of what was skipped
+    (links, unsafe paths, large binaries)."""
     dest.mkdir(parents=True, exist_ok=True)
     skipped = Counter()
     if entry.registry == "debian":
@@ -316,7 +321,7 @@ def extract_repo(entry: SourceEntry, archive: Path, dest: Path) -> dict:
         _extract_zip(archive, dest, skipped)
     else:
         _extract_tar(archive, dest, skipped)
-    return {"repo_name": entry.repo_name, "skipped": dict(sorted(skipped.items()))}
+    return dict(sorted(skipped.items()))
 
 
 def _safe_target(dest: Path, rel: str) -> Path | None:
@@ -396,8 +401,11 @@ def _extract_deb(entry: SourceEntry, archive: Path, dest: Path, skipped: Counter
                 skipped["link"] += 1
             elif path.is_file():
                 _write(dest, rel, path.read_bytes(), os.access(path, os.X_OK), skipped)
-        if copyright_file.is_file() and not copyright_file.is_symlink():
-            _write(dest, "debian/copyright", copyright_file.read_bytes(), False, skipped)
+        if not copyright_file.is_file():
+            # e.g. a -dev package whose doc directory links to its library package's
+            raise RuntimeError(f"sample: Debian package {entry.name} ships no usr/share/doc/{entry.name}/copyright "
+                               "of its own; choose a package that carries its license")
+        _write(dest, "debian/copyright", copyright_file.read_bytes(), False, skipped)
 
 
 # ---------------------------------------------------------------- manifest
@@ -415,43 +423,45 @@ def _language_detector():
         return detect, "enry (fallback: codecorpus.annotate.language not importable)"
 
 
-def _manifest(size: str, digest: str, entries: list[SourceEntry], records: list[dict], repos: Path) -> dict:
-    detect, detector = _language_detector()
-    skipped = {r["repo_name"]: r["skipped"] for r in records}
-    out, blob_owner = [], {}
-    for e in entries:
-        repo_dir = repos / e.owner / e.repo_dir
-        languages = defaultdict(lambda: [0, 0])
-        n_files = n_bytes = 0
-        licenses, blobs = [], set()
-        for path in sorted(p for p in repo_dir.rglob("*") if p.is_file()):
-            rel = path.relative_to(repo_dir).as_posix()
-            content = path.read_bytes()
-            n_files += 1
-            n_bytes += len(content)
-            blobs.add(hashlib.sha1(content).hexdigest())
-            lang = detect(rel, content) or "(none)"
-            languages[lang][0] += 1
-            languages[lang][1] += len(content)
-            if LICENSE_FILE.match(path.name) or rel == "debian/copyright":
-                licenses.append(rel)
-        blob_owner[e.repo_name] = blobs
-        declared = declared_license(e, repo_dir)
-        out.append({
-            "repo_name": e.repo_name, "registry": e.registry, "package": e.name, "version": e.version,
-            "tier": e.tier, "source": _source_text(e, repos.parent.parent / "downloads"),
-            "declared_license": declared, "license_files": licenses,
-            "license_kind": license_kind(declared, licenses), "files": n_files, "bytes": n_bytes,
-            "languages": {k: {"files": v[0], "bytes": v[1]} for k, v in sorted(languages.items())},
-            "skipped": skipped[e.repo_name], "near_dup_of": e.near_dup_of, "note": e.note,
-        })
+def describe_repo(entry: SourceEntry, repo_dir: Path, downloads: Path) -> dict:
+    """The manifest record of one extracted repository: source, licenses, bytes, languages (as labelled by
+    our annotator), and the SHA-1 of every file (for the near-duplicate check, not written out)."""
+    detect, _ = _language_detector()
+    languages = defaultdict(lambda: [0, 0])
+    n_files = n_bytes = 0
+    licenses, blobs = [], set()
+    for path in sorted(p for p in repo_dir.rglob("*") if p.is_file()):
+        rel = path.relative_to(repo_dir).as_posix()
+        content = path.read_bytes()
+        n_files += 1
+        n_bytes += len(content)
+        blobs.add(hashlib.sha1(content).hexdigest())
+        lang = detect(rel, content) or "(none)"
+        languages[lang][0] += 1
+        languages[lang][1] += len(content)
+        if LICENSE_FILE.match(path.name) or rel == "debian/copyright":
+            licenses.append(rel)
+    declared = declared_license(entry, repo_dir)
+    return {
+        "repo_name": entry.repo_name, "registry": entry.registry, "package": entry.name,
+        "version": entry.version, "tier": entry.tier, "source": _source_text(entry, downloads),
+        "declared_license": declared, "license_files": licenses,
+        "license_kind": license_kind(declared, licenses), "files": n_files, "bytes": n_bytes,
+        "languages": {k: {"files": v[0], "bytes": v[1]} for k, v in sorted(languages.items())},
+        "near_dup_of": entry.near_dup_of, "note": entry.note, "blobs": blobs,
+    }
+
+
+def _manifest(size: str, digest: str, records: list[dict]) -> dict:
+    blobs = {r["repo_name"]: r.pop("blobs") for r in records}
     near_dups = []
-    for r in out:
-        if r["near_dup_of"] and r["near_dup_of"] in blob_owner:
-            shared = len(blob_owner[r["repo_name"]] & blob_owner[r["near_dup_of"]])
+    for r in records:
+        if r["near_dup_of"] in blobs:
+            shared = len(blobs[r["repo_name"]] & blobs[r["near_dup_of"]])
             near_dups.append({"repo_name": r["repo_name"], "of": r["near_dup_of"], "identical_files": shared})
-    return {"size": size, "format": SAMPLE_FORMAT, "sources_digest": digest, "language_detector": detector,
-            "repos": out, "near_duplicates": near_dups, "totals": _totals(out)}
+    return {"size": size, "format": SAMPLE_FORMAT, "sources_digest": digest,
+            "language_detector": _language_detector()[1], "repos": records, "near_duplicates": near_dups,
+            "totals": _totals(records)}
 
 
 def _source_text(e: SourceEntry, downloads: Path) -> dict:
@@ -470,6 +480,7 @@ def _totals(repos: list[dict]) -> dict:
         "repos": len(repos), "files": sum(r["files"] for r in repos), "bytes": sum(r["bytes"] for r in repos),
         "by_registry": dict(sorted(Counter(r["registry"] for r in repos).items())),
         "by_license_kind": dict(sorted(Counter(r["license_kind"] for r in repos).items())),
+        "without_license_file": sum(1 for r in repos if not r["license_files"]),
         "languages": dict(sorted(langs.items())),
     }
 
@@ -538,7 +549,8 @@ def manifest_markdown(manifest: dict) -> str:
         "(generated by `codecorpus sample`; do not edit).", "",
         f"- repositories: {t['repos']}", f"- files: {t['files']}", f"- bytes: {t['bytes']} ({t['bytes'] / 1e6:.1f} MB)",
         f"- by registry: {', '.join(f'{k} {v}' for k, v in t['by_registry'].items())}",
-        f"- license kinds: {', '.join(f'{k} {v}' for k, v in t['by_license_kind'].items())}",
+        f"- license kinds (declared): {', '.join(f'{k} {v}' for k, v in t['by_license_kind'].items())}",
+        f"- repositories without any license file: {t['without_license_file']}",
         f"- languages labelled by: {manifest['language_detector']}", "",
         "## Languages", "", "| language | repos | files | bytes |", "| --- | ---: | ---: | ---: |",
     ]
