@@ -46,7 +46,7 @@ def connected_components(edges: DataFrame, checkpoint_dir: str, max_iterations: 
                          tag: str = "cc") -> tuple[DataFrame, int]:
     """``((file_id, cluster_id), rounds)`` for every node of ``edges`` (columns src, dst);
     cluster_id is the component's smallest file_id (the root maps to itself)."""
-    e = _checkpoint(_oriented(edges), f"{checkpoint_dir}/{tag}/round_0")
+    e = _oriented(edges)       # edges come materialised: no checkpoint needed before round 1
     for rounds in range(1, max_iterations + 1):
         e = _checkpoint(small_star(large_star(e)), f"{checkpoint_dir}/{tag}/round_{rounds}")
         pointing_at_non_root = e.join(e.select(F.col("u").alias("v")).distinct(), "v", "left_semi")
