@@ -60,15 +60,12 @@ def main() -> None:
               "length_bytes bigint, is_generated boolean, gha_license_id string")
     files = spark.createDataFrame(rows, schema).repartition(4, "file_id").cache()
     n, mb = files.count(), sum(r[6] for r in rows) / 1e6
-    signals = add_signals(files).cache()
-    signals.count()
     patterns = benchmark_patterns(DecontaminationConfig())
     tenfold = [(b, f"{t}#{i}", p + str(i)) for i in range(10) for b, t, p in patterns]
     stages = {
         "passthrough floor": files.mapInArrow(lambda it: it, files.schema),
         "signals (tree-sitter on)": add_signals(files),
         "license detection": detect_licenses(files)[0],
-        "quality filters (over signals)": apply_filters(signals, FilterConfig())[0],
         "decontamination 1x patterns": decontaminate(files, patterns=patterns)[0],
         "decontamination 10x patterns": decontaminate(files, patterns=tenfold)[0],
     }
@@ -80,6 +77,13 @@ def main() -> None:
         seconds = timed(df)
         floor = floor or seconds
         print(f"| {name} | {seconds:.2f} | {n / seconds / 2:.0f} | {mb / seconds / 2:.2f} | {seconds / floor:.1f} |")
+    # the rules alone, over signals materialised once (cached after the signals timing, so the timing
+    # above measured real work, not a cache read)
+    signals = add_signals(files).cache()
+    signals.count()
+    seconds = timed(apply_filters(signals, FilterConfig())[0])
+    print(f"| quality filters (over cached signals) | {seconds:.2f} | {n / seconds / 2:.0f} | "
+          f"{mb / seconds / 2:.2f} | {seconds / floor:.1f} |")
 
 
 if __name__ == "__main__":
