@@ -64,6 +64,7 @@ class SourceEntry:
     repo: str | None = None       # directory name under the owner; defaults per registry
     root: str | None = None       # Debian: the subtree of the package that is the repository
     near_dup_of: str | None = None  # repo_name of the repository this one (partly) duplicates
+    license: str | None = None    # Debian: the license, when the package's copyright file is in another package
     note: str | None = None
 
     @property
@@ -120,7 +121,9 @@ def cache_root(cache_dir: Path | None = None) -> Path:
 
 def sources_digest(entries: list[SourceEntry]) -> str:
     """Identifies the pinned list (and the format), so a cached sample built from another list is rebuilt."""
-    text = json.dumps([SAMPLE_FORMAT] + [e.__dict__ for e in entries], sort_keys=True)
+    # Unset keys are left out, so adding an optional key does not invalidate every cached sample.
+    pinned = [{k: v for k, v in e.__dict__.items() if v is not None} for e in entries]
+    text = json.dumps([SAMPLE_FORMAT] + pinned, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -402,9 +405,11 @@ def _extract_deb(entry: SourceEntry, archive: Path, dest: Path, skipped: Counter
             elif path.is_file():
                 _write(dest, rel, path.read_bytes(), os.access(path, os.X_OK), skipped)
         if not copyright_file.is_file():
+            if entry.license:
+                return  # the pinned list states the license; the repository holds no license file
             # e.g. a -dev package whose doc directory links to its library package's
             raise RuntimeError(f"sample: Debian package {entry.name} ships no usr/share/doc/{entry.name}/copyright "
-                               "of its own; choose a package that carries its license")
+                               "of its own; choose a package that carries its license, or state it as `license:`")
         _write(dest, "debian/copyright", copyright_file.read_bytes(), False, skipped)
 
 
@@ -512,7 +517,7 @@ def declared_license(entry: SourceEntry, repo_dir: Path) -> str | None:
         return str(lic) if lic else None
     copyright_file = repo_dir / "debian" / "copyright"
     if not copyright_file.is_file():
-        return None
+        return entry.license
     return _dep5_license(copyright_file.read_text(errors="replace"))
 
 
