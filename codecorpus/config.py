@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from codecorpus.annotate.language import LanguageConfig
+from codecorpus.annotate.license import LicenseConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
@@ -48,6 +49,7 @@ class FormatConfig(Section):
 class AnnotateConfig(Section):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
+    license: LicenseConfig = Field(default_factory=LicenseConfig)
 
 
 class RunConfig(Section):

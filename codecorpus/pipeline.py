@@ -14,7 +14,8 @@ from codecorpus.annotate.language import annotate_files
 from codecorpus.annotate.signals import add_signals
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
-from codecorpus.filters.quality import apply_filters
+from codecorpus.annotate.license import detect_licenses
+from codecorpus.filters.pipeline import filter_files
 from codecorpus.ledger import union_all
 from codecorpus.pii.redact import redact_files
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
@@ -63,13 +64,14 @@ def ingest(ctx: StageContext) -> StageResult:
 
 def annotate(ctx: StageContext) -> StageResult:
     cfg = ctx.config.annotate
-    labelled = annotate_files(ctx.inputs["files"], cfg.language)
-    return StageResult({"files": tables.conform(add_signals(labelled, cfg.signals), "files")})
+    labelled = add_signals(annotate_files(ctx.inputs["files"], cfg.language), cfg.signals)
+    files, repos = detect_licenses(labelled, ctx.inputs["repos"], cfg.license)
+    return StageResult({"files": tables.conform(files, "files"), "repos": repos})
 
 
-def filter_files(ctx: StageContext) -> StageResult:
-    kept, dropped = apply_filters(ctx.inputs["files"], ctx.config.filter)
-    return StageResult({"files": kept}, dropped)
+def filter_stage(ctx: StageContext) -> StageResult:
+    kept, dropped, contamination = filter_files(ctx.inputs["files"], ctx.config.filter)
+    return StageResult({"files": kept, "contamination": contamination}, dropped)
 
 
 def dedup(ctx: StageContext) -> StageResult:
@@ -97,9 +99,9 @@ STAGES = {
     "ingest": Stage("ingest", (), ("files", "repos"), ingest, ("sources", "ingest"),
                     (Balance("units", "repos", "repo_name", "repo"),), list_units=list_units,
                     doc="Read repositories (folders, git, archives) into files and repos."),
-    "annotate": Stage("annotate", ("files",), ("files",), annotate, ("annotate",), (FILE_BALANCE,),
-                      doc="Language, vendor, generated and documentation labels, and quality signals."),
-    "filter": Stage("filter", ("files",), ("files",), filter_files, ("filter",), (FILE_BALANCE,),
+    "annotate": Stage("annotate", ("files", "repos"), ("files", "repos"), annotate, ("annotate",), (FILE_BALANCE,),
+                      doc="Language, vendor, generated and documentation labels, quality signals, licenses."),
+    "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
                     doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination."),
     "dedup": Stage("dedup", ("files",), ("files", "clusters"), dedup, ("dedup",), (FILE_BALANCE,),
                    doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -19,6 +18,7 @@ SORT_KEYS = {
     "clusters": ["file_id"],
     "events": ["event_id"],
     "pii": ["file_id", "start"],
+    "contamination": ["benchmark"],
 }
 
 
@@ -26,27 +26,41 @@ class SchemaError(ValueError):
     """A table that does not match its schema; the message names the table and the column."""
 
 
-def _schema_dir() -> Path:
-    packaged = resources.files("codecorpus") / "data" / "schemas"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas"
+def _schema_dir():
+    """schemas/ as shipped in the package (codecorpus/data/schemas links to it; a wheel holds a copy,
+    possibly inside a zip on --py-files, hence importlib.resources)."""
+    return resources.files("codecorpus") / "data" / "schemas"
 
 
 @lru_cache(maxsize=None)
 def schema_doc(table: str) -> dict:
     path = _schema_dir() / f"{table}.json"
     if not path.is_file():
-        raise SchemaError(f"no schema for table {table!r} (expected {path.name} in schemas/)")
+        raise SchemaError(f"no schema for table {table!r} (expected {table}.json in schemas/)")
     return json.loads(path.read_text())
 
 
 def table_names() -> list[str]:
-    return sorted(p.stem for p in _schema_dir().glob("*.json"))
+    return sorted(p.name[:-5] for p in _schema_dir().iterdir() if p.name.endswith(".json"))
+
+
+SIMPLE_TYPES = {"string": T.StringType(), "bigint": T.LongType(), "int": T.IntegerType(),
+                "float": T.FloatType(), "double": T.DoubleType(), "boolean": T.BooleanType(),
+                "timestamp": T.TimestampType(), "date": T.DateType(), "binary": T.BinaryType()}
+
+
+def parse_type(text: str) -> T.DataType:
+    """The schema files' type names (Spark DDL: string, bigint, array<string>...), without a JVM."""
+    text = text.strip()
+    if text.startswith("array<") and text.endswith(">"):
+        return T.ArrayType(parse_type(text[6:-1]))
+    if text not in SIMPLE_TYPES:
+        raise SchemaError(f"unsupported column type {text!r} in schemas/ (allowed: {sorted(SIMPLE_TYPES)}, array<...>)")
+    return SIMPLE_TYPES[text]
 
 
 def spark_schema(table: str) -> T.StructType:
-    fields = [T.StructField(f["name"], T._parse_datatype_string(f["type"]), f["nullable"])
+    fields = [T.StructField(f["name"], parse_type(f["type"]), f["nullable"])
               for f in schema_doc(table)["fields"]]
     return T.StructType(fields)
 
@@ -59,7 +73,7 @@ def check(df: DataFrame, table: str, required: list[str] | None = None) -> None:
     for name, dtype in actual.items():
         if name not in expected:
             raise SchemaError(f"table {table}: column {name!r} is not in schemas/{table}.json")
-        if dtype != expected[name]:
+        if dtype.simpleString() != expected[name].simpleString():   # element nullability may differ
             raise SchemaError(f"table {table}: column {name!r} is {dtype.simpleString()}, "
                               f"schema says {expected[name].simpleString()}")
     for name in (expected if required is None else required):
