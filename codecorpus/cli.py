@@ -88,6 +88,16 @@ def cmd_why(args) -> int:
     return 0
 
 
+def cmd_card(args) -> int:
+    from codecorpus.release.build import build_release
+    from codecorpus.release.config import ReleaseConfig
+    runner = _runner(_run_config(args.run))
+    out = args.out or f"{runner.root}/release"
+    build_release(runner.spark, args.run, out, ReleaseConfig(version=args.version))
+    print(f"release written to {out}: README.md (card), stats.json, figures/, data/, ATTRIBUTION.md")
+    return 0
+
+
 def print_summary(runner) -> None:
     from codecorpus.inspect import run_summary
     print(run_summary(runner))
@@ -139,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
         Read from the stage manifests; nothing is recomputed.""")
     p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
     p.set_defaults(func=cmd_stats)
+
+    p = command("card", "Write a run's release: data shards, dataset card, figures, stats, attribution.", """\
+        Reads whatever stages of the run finished (absent ones are named in the card) and writes
+        README.md (a Hugging Face dataset card), stats.json, figures/*.png, data/ (Parquet shards per
+        language, and documents) and ATTRIBUTION.md. Regenerating from the same run gives the same card.""")
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
+    p.add_argument("--out", metavar="DIR", help="release folder (default: DIR/release)")
+    p.add_argument("--version", default="0.1.0", help="release version recorded in the card")
+    p.set_defaults(func=cmd_card)
 
     keys = "\n".join(f"  {name}: {field.description or ''}" for name, field in RunConfig.model_fields.items())
     p = command("validate", "Check a config without running anything.", """\

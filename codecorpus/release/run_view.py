@@ -1,0 +1,74 @@
+"""A run as a release sees it: the stages that finished (their manifests), the ones that are absent or
+half-written, and where the latest version of each table is. Paths are rebuilt from the run directory
+(not taken from manifests), so a run that was moved or copied still reads."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame, SparkSession
+
+from codecorpus.config import STAGE_ORDER
+from codecorpus.storage import Storage
+
+
+class ReleaseError(ValueError):
+    """A run that cannot be released; the message names the run and what to do."""
+
+
+@dataclass
+class RunView:
+    spark: SparkSession
+    root: str
+    manifests: dict[str, dict] = field(default_factory=dict)   # stage -> manifest, pipeline order
+    absent: dict[str, str] = field(default_factory=dict)       # stage -> why it is not usable
+
+    def table_path(self, stage: str, table: str) -> str:
+        return f"{self.root}/stages/{stage}/{table}"
+
+    def ledger_path(self, stage: str) -> str:
+        return f"{self.root}/ledger/{stage}"
+
+    def producer(self, table: str) -> str | None:
+        """The last finished stage that wrote ``table``."""
+        for stage in reversed(list(self.manifests)):
+            if table in self.manifests[stage]["outputs"]:
+                return stage
+        return None
+
+    def table(self, table: str) -> DataFrame | None:
+        stage = self.producer(table)
+        return self.spark.read.parquet(self.table_path(stage, table)) if stage else None
+
+    def input_stage(self, stage: str, table: str) -> str | None:
+        """The stage whose ``table`` the given stage read (from its manifest)."""
+        return self.manifests[stage].get("inputs", {}).get(table, {}).get("stage")
+
+
+def open_run(spark: SparkSession, run_dir: str) -> RunView:
+    """Read the manifests of ``run_dir``. A stage without a manifest, with an unreadable one, or whose
+    outputs are gone is recorded as absent; a run without any usable `files` table is an error."""
+    store = Storage(spark)
+    view = RunView(spark, run_dir.rstrip("/"))
+    for stage in STAGE_ORDER:
+        started = store.exists(f"{view.root}/stages/{stage}") or store.exists(view.ledger_path(stage))
+        text = store.read_text(f"{view.root}/manifests/{stage}.json")
+        if text is None:
+            view.absent[stage] = "started but not finished (no manifest)" if started else "did not run"
+            continue
+        try:
+            manifest = json.loads(text)
+            outputs = manifest["outputs"]
+        except (ValueError, KeyError, TypeError):
+            view.absent[stage] = "manifest unreadable (half-written?)"
+            continue
+        missing = [t for t in outputs if not store.exists(view.table_path(stage, t))]
+        if missing or not store.exists(view.ledger_path(stage)):
+            view.absent[stage] = f"manifest present but tables missing: {', '.join(missing) or 'ledger'}"
+            continue
+        view.manifests[stage] = manifest
+    if view.producer("files") is None:
+        found = ", ".join(f"{s}: {why}" for s, why in view.absent.items())
+        raise ReleaseError(f"run {view.root} has no finished stage that wrote the files table ({found}); "
+                           "run the pipeline first (`codecorpus run CONFIG`) or check --run")
+    return view
