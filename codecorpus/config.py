@@ -39,7 +39,7 @@ class IngestConfig(Section):
 
 
 class FormatConfig(Section):
-    metadata_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories rendered with <repo_name> and paths.")
+    metadata_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories rendered with their name and file paths.")
     fim_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories that are FIM candidates.")
     fragment_fim_rate: float = Field(0.5, ge=0, le=1, description="Share of files of a FIM repository transformed.")
     fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Share of FIM files in SPM rather than PSM order.")
