@@ -153,8 +153,12 @@ def build_sample(size: str = "default", cache_dir: Path | None = None, refresh: 
             for e in entries]
     # Biggest first, so one large package does not finish alone at the end.
     order = sorted(range(len(jobs)), key=lambda i: -downloads[entries[i].key].stat().st_size)
-    with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        done = dict(zip(order, pool.map(_extract_job, [jobs[i] for i in order], chunksize=1)))
+    try:
+        with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            done = dict(zip(order, pool.map(_extract_job, [jobs[i] for i in order], chunksize=1)))
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
     manifest = _manifest(size, digest, [done[i] for i in range(len(jobs))])
     (build / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     (build / "MANIFEST.md").write_text(manifest_markdown(manifest))
