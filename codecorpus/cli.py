@@ -6,6 +6,8 @@ import json
 import sys
 import textwrap
 
+from pydantic import BaseModel
+
 from codecorpus import __version__
 from codecorpus.config import STAGE_ORDER, ConfigError, RunConfig, load_config
 
@@ -103,6 +105,21 @@ def print_summary(runner) -> None:
     print(run_summary(runner))
 
 
+def config_keys(model, prefix: str = "", depth: int = 0) -> list[str]:
+    """One line per config key (two levels deep), with its default and description."""
+    lines = []
+    for name, field in model.model_fields.items():
+        nested = field.annotation if isinstance(field.annotation, type) else None
+        if nested is not None and hasattr(nested, "model_fields") and depth < 1:
+            lines.append(f"  {prefix}{name}: {field.description or ''}")
+            lines += config_keys(nested, f"{prefix}{name}.", depth + 1)
+        else:
+            default = field.get_default(call_default_factory=True)
+            shown = "(section: see --show)" if isinstance(default, BaseModel) else repr(default)
+            lines.append(f"  {prefix}{name} = {shown}" + (f"  # {field.description}" if field.description else ""))
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codecorpus", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", default="0.1.0", help="release version recorded in the card")
     p.set_defaults(func=cmd_card)
 
-    keys = "\n".join(f"  {name}: {field.description or ''}" for name, field in RunConfig.model_fields.items())
+    keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\
         Errors name the key, the bad value and what is allowed. Top-level keys:""", "\n" + keys)
     p.add_argument("config", nargs="?", help="YAML run config (default: the built-in defaults)")

@@ -1,0 +1,78 @@
+"""The whole pipeline on the small built-in sample corpus (real repositories from PyPI, npm, Debian)."""
+import pytest
+from pyspark.sql import functions as F
+
+from codecorpus import tokens
+from codecorpus.cli import main
+from codecorpus.config import STAGE_ORDER, parse_config
+from codecorpus.inspect import run_summary
+from codecorpus.pipeline import STAGES
+from codecorpus.runner import Runner
+from tests.helpers import ledger, table
+
+
+@pytest.fixture(scope="module")
+def sample_run(spark, tmp_path_factory):
+    config = parse_config({"run_dir": str(tmp_path_factory.mktemp("sample") / "run"),
+                           "sources": {"sample": "small"}, "files_per_table": 2, "ingest": {"shards": 2}})
+    runner = Runner(config, spark, STAGES, progress=lambda message: None)
+    runner.run()
+    return runner
+
+
+def all_ledger(runner):
+    return runner.spark.read.parquet(f"{runner.root}/ledger/*")
+
+
+def test_every_ingested_file_is_kept_or_in_the_ledger(sample_run):
+    ingested = table(sample_run, "ingest", "files").select("file_id")
+    kept = table(sample_run, "pii", "files").select("file_id")
+    dropped = all_ledger(sample_run).where("id_kind = 'file'").select(F.col("id").alias("file_id"))
+    assert ingested.join(kept.unionByName(dropped), "file_id", "left_anti").count() == 0
+    assert kept.join(dropped, "file_id").count() == 0, "a file is both kept and dropped"
+
+
+def test_languages_and_licenses_are_labelled(sample_run):
+    files = table(sample_run, "annotate", "files")
+    languages = {r["language"] for r in files.select("language").distinct().collect()}
+    assert {"Python", "JavaScript", "Rust", "Go", "Ruby", "PHP", "Lua", "C++", "Shell"} <= languages
+    types = {r["license_type"] for r in files.select("license_type").distinct().collect()}
+    assert {"permissive", "non_permissive"} <= types
+
+
+def test_copyleft_code_does_not_reach_the_output(sample_run):
+    kept = table(sample_run, "pii", "files")
+    assert kept.where("license_type = 'non_permissive'").count() == 0
+    paramiko = ledger(sample_run, "filter").where(F.col("detail").startswith("pypi/paramiko-3.4.0/"))
+    assert paramiko.where("rule = 'license'").count() > 0
+
+
+def test_two_versions_of_a_project_are_deduplicated(sample_run):
+    dedup = ledger(sample_run, "dedup")
+    rules = {r["rule"] for r in dedup.collect()}
+    assert {"exact_dup", "near_dup"} <= rules
+    requests = dedup.where(F.col("detail").startswith("pypi/requests-2.3"))
+    assert requests.count() >= 20
+
+
+def test_documents_cover_every_kept_file_once(sample_run):
+    kept = table(sample_run, "pii", "files").select("file_id")
+    docs = table(sample_run, "format", "documents")
+    members = docs.select(F.explode("source_ids").alias("file_id"))
+    assert members.count() == kept.count()
+    assert members.join(kept, "file_id", "left_anti").count() == 0
+    texts = docs.select("text").where(F.col("text").startswith(tokens.REPO_NAME)).limit(1).collect()
+    assert texts and texts[0]["text"].endswith(tokens.ENDOFTEXT)
+
+
+def test_summary_stats_and_why(sample_run, capsys):
+    summary = run_summary(sample_run)
+    assert "files in:" in summary and "files kept:" in summary and "documents" in summary
+    dropped = ledger(sample_run, "filter").where("rule = 'license'").first()
+    assert main(["why", dropped["detail"], "--run", sample_run.root]) == 0
+    out = capsys.readouterr().out
+    assert "filter: DROPPED by rule license" in out and "ingest: kept in files" in out
+    assert main(["stats", "--run", sample_run.root]) == 0
+    out = capsys.readouterr().out
+    for stage in STAGE_ORDER:
+        assert stage in out
