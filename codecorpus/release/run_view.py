@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 
 from codecorpus.config import STAGE_ORDER
@@ -52,7 +53,11 @@ def open_run(spark: SparkSession, run_dir: str) -> RunView:
     view = RunView(spark, run_dir.rstrip("/"))
     for stage in STAGE_ORDER:
         started = store.exists(f"{view.root}/stages/{stage}") or store.exists(view.ledger_path(stage))
-        text = store.read_text(f"{view.root}/manifests/{stage}.json")
+        try:
+            text = store.read_text(f"{view.root}/manifests/{stage}.json")
+        except Py4JJavaError:   # e.g. a checksum error: the file was cut short after it was written
+            view.absent[stage] = "manifest unreadable (half-written?)"
+            continue
         if text is None:
             view.absent[stage] = "started but not finished (no manifest)" if started else "did not run"
             continue

@@ -142,6 +142,9 @@ def remove_checksums(spark: SparkSession, root: str) -> None:
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(root)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.getClass().getName().endswith("LocalFileSystem"):
+        return   # only the local file system writes them
+    fs = fs.getRawFileSystem()   # the checksummed view hides the .crc files from listings
     found, listing = [], fs.listFiles(path, True)
     while listing.hasNext():
         status = listing.next()
