@@ -1,17 +1,21 @@
 """Running codecorpus on a Spark cluster with spark-submit.
 
 Two artefacts go to the cluster, as the PySpark package-management docs describe:
-  * the codecorpus wheel, shipped with ``--py-files`` (pure Python, put on every PYTHONPATH);
+  * the codecorpus wheel, shipped with ``--py-files`` under a ``.zip`` name: PySpark puts only
+    .zip/.egg/.jar py-files on the executors' sys.path (``PACKAGE_EXTENSIONS`` in
+    pyspark/core/context.py), and a wheel of pure-Python code is a zip archive;
   * a packed virtual environment of the third-party packages (venv-pack), shipped with
     ``--archives env.tar.gz#environment`` and used through ``spark.pyspark.python``.
 
-``python -m codecorpus.cluster pack --out dist/cluster`` builds both. The ``jobs/*.py`` entry points
+``python -m codecorpus.cluster pack --out dist/cluster`` builds them. The ``jobs/*.py`` entry points
 call :func:`run_job`; :func:`submit_args` spells out a spark-submit command line (docs/cluster.md).
 """
 from __future__ import annotations
 
 import argparse
 import atexit
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +23,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zipimport
 from pathlib import Path
 
 # Left out of the packed environment: codecorpus itself (the wheel ships it; a development checkout
@@ -36,11 +41,8 @@ DEFAULT_EXCLUDES = (
 def _shipped_wheel() -> Path | None:
     """The codecorpus wheel spark-submit put on sys.path (--py-files), if codecorpus comes from one."""
     import codecorpus
-    origin = Path(codecorpus.__file__)
-    for parent in origin.parents:
-        if parent.suffix == ".whl" and zipfile.is_zipfile(parent):
-            return parent
-    return None
+    loader = getattr(codecorpus, "__loader__", None)
+    return Path(loader.archive) if isinstance(loader, zipimport.zipimporter) else None
 
 
 def _import_from_unpacked(wheel: Path) -> None:
@@ -111,6 +113,14 @@ def build_wheel(out_dir: str | Path, root: str | Path | None = None) -> Path:
     return target
 
 
+def py_files_zip(wheel: str | Path) -> Path:
+    """A copy of ``wheel`` named .zip, the name under which --py-files reaches the executors."""
+    wheel = Path(wheel)
+    target = wheel.with_suffix(".zip")
+    shutil.copyfile(wheel, target)
+    return target
+
+
 def pack_env(output: str | Path, prefix: str | Path | None = None,
              excludes: tuple[str, ...] = DEFAULT_EXCLUDES, compress_level: int = 4) -> Path:
     """Pack the virtual environment at ``prefix`` (default: the running one) with venv-pack.
@@ -122,20 +132,43 @@ def pack_env(output: str | Path, prefix: str | Path | None = None,
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.exists():
         output.unlink()
-    venv_pack.pack(prefix=str(prefix or sys.prefix), output=str(output), compress_level=compress_level,
+    venv_pack.pack(prefix=str(prefix or sys.prefix), output=str(output), format="tar.gz",
+                   compress_level=compress_level,
                    filters=[("exclude", pattern) for pattern in excludes])
     return output
 
 
-def submit_args(master: str, job: str | Path, config: str | Path, wheel: str | Path,
+def env_key(prefix: str | Path | None = None, excludes: tuple[str, ...] = DEFAULT_EXCLUDES) -> str:
+    """What a packed environment depends on: the interpreter and the installed distributions
+    (names and versions), not codecorpus's own code, which travels in the wheel."""
+    prefix = Path(prefix or sys.prefix)
+    dists = sorted(p.name for p in prefix.glob("lib/python*/site-packages/*.dist-info")
+                   if not p.name.startswith("codecorpus-"))
+    text = json.dumps([sys.version, str(prefix), list(excludes), dists])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cached_env(cache_dir: str | Path | None = None, prefix: str | Path | None = None) -> Path:
+    """The packed environment from the cache (built on first use; packing the full development venv
+    takes a minute of CPU), under $CODECORPUS_CACHE/cluster by default."""
+    from codecorpus.sources.sample import cache_root
+    path = cache_root(Path(cache_dir) if cache_dir else None) / "cluster" / f"env-{env_key(prefix)}.tar.gz"
+    if not path.exists():
+        partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+        pack_env(partial, prefix)
+        os.replace(partial, path)     # atomic: a killed build leaves no half archive under the real name
+    return path
+
+
+def submit_args(master: str, job: str | Path, config: str | Path, code_zip: str | Path,
                 env_archive: str | Path | None = None, deploy_mode: str = "client",
                 conf: dict[str, str] | None = None, spark_submit: str = "spark-submit") -> list[str]:
-    """A spark-submit command line for ``job`` (a jobs/*.py file).
+    """A spark-submit command line for ``job`` (a jobs/*.py file), shipping ``code_zip`` (py_files_zip).
 
     With ``env_archive`` the executors (and a cluster-mode driver) run the packed environment's
     Python, unpacked by Spark as ./environment in each container's working directory."""
     settings = dict(conf or {})
-    args = [spark_submit, "--master", master, "--deploy-mode", deploy_mode, "--py-files", str(wheel)]
+    args = [spark_submit, "--master", master, "--deploy-mode", deploy_mode, "--py-files", str(code_zip)]
     if env_archive is not None:
         args += ["--archives", f"{env_archive}#environment"]
         settings.setdefault("spark.pyspark.python", "./environment/bin/python")
@@ -151,13 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codecorpus.cluster",
                                      description="Build what spark-submit ships: the wheel and the packed env.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("pack", help="build dist/.../codecorpus-*.whl and env.tar.gz")
+    p = sub.add_parser("pack", help="build codecorpus-*.whl, its .zip copy for --py-files, and env.tar.gz")
     p.add_argument("--out", default="dist/cluster", help="output folder (default: dist/cluster)")
-    p.add_argument("--no-env", action="store_true", help="only build the wheel")
+    p.add_argument("--no-env", action="store_true", help="only build the wheel and its .zip copy")
     args = parser.parse_args(argv)
     started = time.time()
     wheel = build_wheel(args.out)
     print(f"wheel: {wheel} ({wheel.stat().st_size / 1e6:.1f} MB, {time.time() - started:.0f} s)")
+    print(f"--py-files: {py_files_zip(wheel)}")
     if not args.no_env:
         started = time.time()
         env = pack_env(Path(args.out) / "env.tar.gz")
