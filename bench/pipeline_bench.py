@@ -136,7 +136,7 @@ def floors(spark, files_path: str, scratch: str) -> dict[str, float]:
     return out
 
 
-def run_size(size: str, stages: list[str], work: Path, master: str) -> dict:
+def run_size(size: str, stages: list[str], work: Path, master: str, save) -> dict:
     from codecorpus.config import parse_config
     from codecorpus.pipeline import STAGES
     from codecorpus.runner import Runner
@@ -165,6 +165,7 @@ def run_size(size: str, stages: list[str], work: Path, master: str) -> dict:
                                   "mb_in": round(mb_in, 2), "outputs": {t: o["rows"] for t, o in manifest["outputs"].items()},
                                   "ledger_rows": manifest["ledger"]["rows"], **stage_jobs(spark, name)}
         print(f"  {name}: {json.dumps(result['stages'][name])}", file=sys.stderr, flush=True)
+        save(result)   # after every stage, so a run stopped for time still leaves what it measured
         if name == "ingest":   # the floor right after ingest, so a later failure still leaves it measured
             sampler.label = "floor"
             result["floors"] = floors(spark, runner.table_path("ingest", "files"), str(work / f"scratch-{size}"))
@@ -229,15 +230,23 @@ def main() -> None:
     ap.add_argument("--work", help="run directories (default: a temporary directory, removed at the end)")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "codecorpus-bench"),
                     help="one JSON of results per size goes here")
-    ap.add_argument("--one", help=argparse.SUPPRESS)   # internal: run this size in this process
+    ap.add_argument("--one", metavar="SIZE", help="run only this size, in this process, and save its JSON")
+    ap.add_argument("--report", action="store_true", help="print the tables from the saved JSONs of --sizes")
     args = ap.parse_args()
     if args.cache:
         os.environ["CODECORPUS_CACHE"] = str(Path(args.cache).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.one:
-        result = run_size(args.one, args.stages.split(","), Path(args.work), args.master)
-        (out / f"pipeline-{args.one}.json").write_text(json.dumps(result, indent=1))
+        def save(result):
+            (out / f"pipeline-{args.one}.json").write_text(json.dumps(result, indent=1))
+        work = Path(args.work or tempfile.mkdtemp(prefix="cc-bench-"))
+        save(run_size(args.one, args.stages.split(","), work, args.master, save))
+        return
+    if args.report:
+        results = [json.loads((out / f"pipeline-{size}.json").read_text()) for size in args.sizes]
+        print("\n\n".join([throughput_table(r) for r in results] +
+                           [scaling_table(results[0], r) for r in results[1:]]))
         return
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="cc-bench-"))
     results = []
