@@ -11,11 +11,11 @@ def _manifests(runner) -> list[dict]:
     return [m for m in (runner.manifest(s) for s in STAGE_ORDER) if m]
 
 
-def _latest_outputs(manifests: list[dict]) -> dict[str, str]:
+def _latest_outputs(runner, manifests: list[dict]) -> dict[str, str]:
     latest = {}
     for manifest in manifests:
-        for table, output in manifest["outputs"].items():
-            latest[table] = output["path"]
+        for table in manifest["outputs"]:
+            latest[table] = runner.table_path(manifest["stage"], table)
     return latest
 
 
@@ -31,20 +31,20 @@ def run_summary(runner) -> str:
     files_kept = next((m["outputs"]["files"]["rows"] for m in reversed(manifests) if "files" in m["outputs"]), None)
     lines = [f"run directory: {runner.root}"]
     if ingest:
-        ingest_file_drops = runner.spark.read.parquet(ingest["ledger"]["path"]).where(
+        ingest_file_drops = runner.spark.read.parquet(runner.ledger_path("ingest")).where(
             F.col("id_kind") == "file").count()
         lines.append(f"repositories: {ingest['rows_in'].get('units', 0)}, "
                      f"files in: {ingest['outputs']['files']['rows'] + ingest_file_drops}")
     if files_kept is not None:
         lines.append(f"files kept: {files_kept}")
-    if "documents" in _latest_outputs(manifests):
+    if "documents" in _latest_outputs(runner, manifests):
         docs = next(m["outputs"]["documents"]["rows"] for m in reversed(manifests) if "documents" in m["outputs"])
         lines.append(f"documents: {docs}")
     lines.append("dropped by rule:" if drops else "dropped: nothing")
     for (stage, rule), n in sorted(drops.items(), key=lambda kv: (STAGE_ORDER.index(kv[0][0]), -kv[1])):
         lines.append(f"  {stage:<9} {rule:<24} {n:>9}")
     lines.append("outputs:")
-    for table, path in sorted(_latest_outputs(manifests).items()):
+    for table, path in sorted(_latest_outputs(runner, manifests).items()):
         lines.append(f"  {table:<10} {path}")
     lines.append(f"  {'ledger':<10} {runner.root}/ledger")
     lines.append(f"  {'manifests':<10} {runner.root}/manifests")
@@ -74,11 +74,11 @@ def why(runner, repo_path: str) -> str:
     lines = [f"{repo_path}:"]
     for manifest in _manifests(runner):
         stage = manifest["stage"]
-        hits = runner.spark.read.parquet(manifest["ledger"]["path"]).where(F.col("id").isin(ids)).collect()
+        hits = runner.spark.read.parquet(runner.ledger_path(stage)).where(F.col("id").isin(ids)).collect()
         for hit in hits:
             lines.append(f"  {stage}: DROPPED by rule {hit['rule']} (value: {hit['value']}; {hit['detail']})")
-        for table, output in manifest["outputs"].items():
-            df = runner.spark.read.parquet(output["path"])
+        for table in manifest["outputs"]:
+            df = runner.spark.read.parquet(runner.table_path(stage, table))
             if "file_id" in df.columns:
                 row = df.where(F.col("file_id").isin(ids)).select(
                     *[c for c in ("file_id", "language", "license_type") if c in df.columns]).first()

@@ -65,6 +65,9 @@ def ingest(ctx: StageContext) -> StageResult:
 def annotate(ctx: StageContext) -> StageResult:
     cfg = ctx.config.annotate
     labelled = add_signals(annotate_files(ctx.inputs["files"], cfg.language), cfg.signals)
+    # License detection reads the labelled files several times (matching, propagation, join back, and
+    # the repos output): compute the expensive labels once.
+    labelled = labelled.persist(StorageLevel.DISK_ONLY)
     files, repos = detect_licenses(labelled, ctx.inputs["repos"], cfg.license)
     return StageResult({"files": tables.conform(files, "files"), "repos": repos})
 

@@ -23,8 +23,7 @@ from pyspark.sql import functions as F
 import codecorpus
 from codecorpus import tables
 from codecorpus.config import STAGE_ORDER, RunConfig
-from codecorpus.ledger import LEDGER_COLUMNS
-from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
+from codecorpus.stage import Stage, StageContext, StageResult, Unit
 from codecorpus.storage import Storage
 
 
@@ -115,7 +114,7 @@ class Runner:
             sort_keys=True).encode()).hexdigest()
         previous = self.manifest(stage.name)
         if previous and previous["fingerprint"] == fingerprint and all(
-                self.store.exists(o["path"]) for o in previous["outputs"].values()):
+                self.store.exists(self.table_path(stage.name, t)) for t in previous["outputs"]):
             self.progress(f"[{stage.name}] up to date, skipped")
             return StageReport(stage.name, True, previous)
 
@@ -235,9 +234,10 @@ class Runner:
             "inputs": {t: {"stage": p, "digest": fingerprints[t]} for t, p in inputs.items()},
             "input_fingerprints": fingerprints,
             "rows_in": rows_in,
-            "outputs": {t: {"path": self.table_path(stage.name, t), "rows": df.count(), "digest": tables.digest(df)}
+            # Paths are relative to the run directory, so a run can be moved or copied whole.
+            "outputs": {t: {"path": f"stages/{stage.name}/{t}", "rows": df.count(), "digest": tables.digest(df)}
                         for t, df in outputs.items()},
-            "ledger": {"path": self.ledger_path(stage.name), "rows": ledger.count()},
+            "ledger": {"path": f"ledger/{stage.name}", "rows": ledger.count()},
             "drops_by_rule": dict(sorted(drops.items())),
             "seconds": round(seconds, 2),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

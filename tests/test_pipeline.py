@@ -1,23 +1,11 @@
 """The whole pipeline on the small built-in sample corpus (real repositories from PyPI, npm, Debian)."""
-import pytest
 from pyspark.sql import functions as F
 
 from codecorpus import tokens
 from codecorpus.cli import main
-from codecorpus.config import STAGE_ORDER, parse_config
+from codecorpus.config import STAGE_ORDER
 from codecorpus.inspect import run_summary
-from codecorpus.pipeline import STAGES
-from codecorpus.runner import Runner
 from tests.helpers import ledger, table
-
-
-@pytest.fixture(scope="module")
-def sample_run(spark, tmp_path_factory):
-    config = parse_config({"run_dir": str(tmp_path_factory.mktemp("sample") / "run"),
-                           "sources": {"sample": "small"}, "files_per_table": 2, "ingest": {"shards": 2}})
-    runner = Runner(config, spark, STAGES, progress=lambda message: None)
-    runner.run()
-    return runner
 
 
 def all_ledger(runner):
@@ -69,7 +57,8 @@ def test_summary_stats_and_why(sample_run, capsys):
     summary = run_summary(sample_run)
     assert "files in:" in summary and "files kept:" in summary and "documents" in summary
     dropped = ledger(sample_run, "filter").where("rule = 'license'").first()
-    assert main(["why", dropped["detail"], "--run", sample_run.root]) == 0
+    source = table(sample_run, "ingest", "files").where(F.col("file_id") == dropped["id"]).first()
+    assert main(["why", f"{source['repo_name']}/{source['path']}", "--run", sample_run.root]) == 0
     out = capsys.readouterr().out
     assert "filter: DROPPED by rule license" in out and "ingest: kept in files" in out
     assert main(["stats", "--run", sample_run.root]) == 0

@@ -1,4 +1,4 @@
-"""Releases from a real run (all stages over real stdlib repositories): the card's numbers against
+"""Releases from a real run (all stages over the small sample corpus): the card's numbers against
 independent DuckDB queries, shards loadable by datasets/pandas/DuckDB, figures, attribution,
 byte-identical regeneration, and runs with absent or no usable stages."""
 from __future__ import annotations
@@ -17,16 +17,11 @@ from codecorpus.cli import main as cli_main
 from codecorpus.config import STAGE_ORDER
 from codecorpus.release.build import build_release
 from codecorpus.release.run_view import ReleaseError
-from tests.corpora import good_corpus
-from tests.helpers import run_pipeline
 
 
 @pytest.fixture(scope="module")
-def run_dir(spark, tmp_path_factory) -> Path:
-    corpus = good_corpus(tmp_path_factory.mktemp("corpus"))
-    root = tmp_path_factory.mktemp("run") / "r"
-    run_pipeline(spark, root, [str(corpus)], list(STAGE_ORDER))
-    return root
+def run_dir(sample_run) -> Path:
+    return Path(sample_run.root)
 
 
 @pytest.fixture(scope="module")
