@@ -142,6 +142,10 @@ def run_size(size: str, stages: list[str], work: Path, master: str, save) -> dic
     from codecorpus.runner import Runner
     from codecorpus.session import get_spark
 
+    from codecorpus.sources.sample import build_sample
+
+    # Build (or check) the sample first: a stale cache would otherwise be rebuilt inside ingest's time.
+    build_sample(size, progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
     sampler = MemorySampler()
     sampler.start()
     run_dir = work / f"run-{size}"
