@@ -119,7 +119,7 @@ def standalone(tmp_path_factory):
         wait_for(lambda: [w for w in (try_json(master_json) or {}).get("workers", []) if w["state"] == "ALIVE"],
                  "the worker to register", procs)
         yield {"url": url, "master_json": master_json, "worker_json": f"http://{LOOPBACK}:{worker_ui}/json/",
-               "procs": procs}
+               "work_dir": root / "work"}
     finally:
         for proc, _ in reversed(list(procs.values())):
             stop(proc)
@@ -223,6 +223,10 @@ def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone, ship
     worker = get_json(standalone["worker_json"])
     ran_here = [e for e in worker["finishedexecutors"] + worker["executors"] if e["appid"] == watch.app_id]
     assert ran_here, f"no executor of {watch.app_id} on the worker: {worker}"
+    # The executor ran the packed environment's Python, which holds no codecorpus: it came from the zip.
+    executor_dirs = list((standalone["work_dir"] / watch.app_id).iterdir())
+    site = [p for d in executor_dirs for p in d.glob("environment/lib/python*/site-packages")]
+    assert site and not [p for p in site[0].iterdir() if "codecorpus" in p.name], executor_dirs
     remote = {i: e for i, e in watch.executors.items() if i != "driver"}
     assert remote and sum(e["completedTasks"] for e in remote.values()) > 0, watch.executors
     assert {e["hostPort"].split(":")[0] for e in remote.values()} == {LOOPBACK}
@@ -248,3 +252,15 @@ def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone, ship
             assert parquet_files(cluster_dir) == parquet_files(local_dir), f"{stage}/{table}: Parquet files differ"
             compared.append(f"{stage}/{table}")
     assert "format/documents" in compared and "pii/files" in compared
+
+
+def test_wheel_carries_the_package_and_its_schemas(shipped):
+    code_zip, _ = shipped
+    with zipfile.ZipFile(code_zip) as archive:
+        names = set(archive.namelist())
+    package = Path(__file__).resolve().parent.parent / "codecorpus"
+    expected_py = {f"codecorpus/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
+    assert expected_py <= names
+    schemas = sorted(p.name for p in (package.parent / "schemas").glob("*.json"))
+    assert schemas and {f"codecorpus/data/schemas/{name}" for name in schemas} <= names
+    assert "codecorpus/data/languages.yaml" in names
