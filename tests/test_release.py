@@ -65,7 +65,9 @@ def test_composition_matches_duckdb_over_shards(release):
         glob = config["data_files"][0]["path"]
         assert sql(f"select count(*) from '{release}/{glob}'")[0][0] == \
             info[config["config_name"]]["splits"][0]["num_examples"]
-    assert header["task_categories"] == ["text-generation"] and header["size_categories"] == ["n<1K"]
+    size = next(label for bound, label in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                                           (1_000_000, "100K<n<1M")] if total_files < bound)
+    assert header["task_categories"] == ["text-generation"] and header["size_categories"] == [size]
     assert header["license"] and "python" in header["tags"]
 
 
