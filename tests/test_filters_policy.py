@@ -108,7 +108,7 @@ def test_decontamination_drops_a_humaneval_solution_file(spark, tmp_path):
     kept, ledger, report = decontaminate(files, DecontaminationConfig())
     assert [r.path for r in kept.select("path").collect()] == ["pandas/core/frame.py"]
     hit = ledger.collect()
-    assert [(r.rule, r.value) for r in hit] == [("contamination", "HumanEval/0")]
+    assert [(r.rule, r.value) for r in hit] == [("decontamination", "HumanEval/0")]
     (row,) = report.collect()
     assert row.tasks_hit == 1 and row.files_removed == 1
 

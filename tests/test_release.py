@@ -99,7 +99,7 @@ def test_pii_and_contamination_match_duckdb(release, run_dir):
     assert kinds, "the stdlib email package holds real addresses"
     for kind, n, files in kinds:
         assert row(kind, n, files) in body
-    removed = sql(f"select count(*) from '{run_dir}/ledger/filter/*.parquet' where rule = 'contamination'")[0][0]
+    removed = sql(f"select count(*) from '{run_dir}/ledger/filter/*.parquet' where rule = 'decontamination'")[0][0]
     assert f"benchmark solutions or prompts: {removed:,}." in body
 
 

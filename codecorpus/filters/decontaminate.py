@@ -121,7 +121,7 @@ def first_hits(texts: list[str | None], patterns) -> list[tuple[str, str] | None
 
 def decontaminate(files: DataFrame, cfg: DecontaminationConfig | None = None,
                   patterns: list[tuple[str, str, str]] | None = None) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """(kept, ledger rows with rule contamination, report: per benchmark the tasks hit and files removed)."""
+    """(kept, ledger rows with rule decontamination, report: per benchmark the tasks hit and files removed)."""
     cfg = cfg or DecontaminationConfig()
     patterns = patterns if patterns is not None else (benchmark_patterns(cfg) if cfg.enabled else [])
 
@@ -144,7 +144,7 @@ def decontaminate(files: DataFrame, cfg: DecontaminationConfig | None = None,
     kept = marked.where(F.col("_bench").isNull()).drop("_bench", "_task")
     dropped = marked.where(F.col("_bench").isNotNull())
     found = dropped.select("_bench", "_task")
-    ledger = rejects(dropped, rule="contamination", value=F.col("_task"),
+    ledger = rejects(dropped, rule="decontamination", value=F.col("_task"),
                      detail=F.concat_ws(" ", "_bench", F.concat_ws("/", "repo_name", "path")))
     report = (found.groupBy(F.col("_bench").alias("benchmark"))
               .agg(F.countDistinct("_task").alias("tasks_hit"), F.count(F.lit(1)).alias("files_removed"),

@@ -157,7 +157,7 @@ def contamination_stats(view: RunView) -> dict:
     out = {"checked": "filter" in view.manifests, "files_removed": 0, "by_benchmark": []}
     if not out["checked"]:
         return out
-    hits = view.spark.read.parquet(view.ledger_path("filter")).where(F.col("rule") == "contamination")
+    hits = view.spark.read.parquet(view.ledger_path("filter")).where(F.col("rule") == "decontamination")
     by_bench = hits.groupBy(F.substring_index("detail", " ", 1).alias("benchmark")).agg(
         F.countDistinct("value").alias("tasks_hit"), F.count(F.lit(1)).alias("files_removed"))
     out["by_benchmark"] = _rows(by_bench)
