@@ -169,6 +169,8 @@ def run_size(size: str, stages: list[str], work: Path, master: str, save) -> dic
                                   "mb_in": round(mb_in, 2), "outputs": {t: o["rows"] for t, o in manifest["outputs"].items()},
                                   "ledger_rows": manifest["ledger"]["rows"], **stage_jobs(spark, name)}
         print(f"  {name}: {json.dumps(result['stages'][name])}", file=sys.stderr, flush=True)
+        result["peak_rss_mb"] = {k: round(v / 2**20) for k, v in sampler.peak.items()}
+        result["peak_rss_mb_by_stage"] = {k: round(v / 2**20) for k, v in sampler.peak_by_label.items()}
         save(result)   # after every stage, so a run stopped for time still leaves what it measured
         if name == "ingest":   # the floor right after ingest, so a later failure still leaves it measured
             sampler.label = "floor"
