@@ -176,6 +176,7 @@ def run_size(size: str, stages: list[str], work: Path, master: str, save) -> dic
             sampler.label = "floor"
             result["floors"] = floors(spark, runner.table_path("ingest", "files"), str(work / f"scratch-{size}"))
             print(f"  floors: {result['floors']}", file=sys.stderr, flush=True)
+            save(result)
     result["pipeline_seconds"] = round(sum(s["seconds"] for s in result["stages"].values()), 1)
     result["load_after"] = os.getloadavg()
     sampler.stop()
@@ -191,7 +192,7 @@ def throughput_table(r: dict) -> str:
     files_n = r["stages"]["ingest"]["files_in"]
     mb = r["stages"]["ingest"]["mb_in"]
     lines = [f"sample `{r['size']}`: {files_n} files, {mb:.1f} MB ingested, {r['master']} ({cores} cores); "
-             f"load average before {r['load_before'][0]:.1f}, after {r['load_after'][0]:.1f}",
+             f"load average before {r['load_before'][0]:.1f}, after {r.get('load_after', [float('nan')])[0]:.1f}",
              "", "| stage | files in | MB in | s | files/s/core | MB/s/core | x floor throughput | Spark jobs | job s |",
              "|---|---|---|---|---|---|---|---|---|"]
     floor_s = r["floors"]["parquet read+write"]
@@ -220,7 +221,7 @@ def scaling_table(base: dict, other: dict) -> str:
     lines += ["", "| size | stages run | peak RSS total MB | driver JVM | driver Python | Python workers |",
               "|---|---|---|---|---|---|"]
     for r in (base, other):
-        p = r["peak_rss_mb"]
+        p = r.get("peak_rss_mb", {}) or dict.fromkeys(("total", "jvm", "driver_python", "python_workers"), "?")
         lines.append(f"| {r['size']} | {', '.join(r['stages'])} | {p['total']} | {p['jvm']} | "
                      f"{p['driver_python']} | {p['python_workers']} |")
     return "\n".join(lines)
