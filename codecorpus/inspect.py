@@ -62,6 +62,11 @@ def stage_stats(runner) -> str:
         lines.append(f"{m['stage']:<9} {rows_in:>12} {rows_out:>12} {m['ledger']['rows']:>9} {m['seconds']:>8}")
         for rule, n in m["drops_by_rule"].items():
             lines.append(f"    {rule:<30} {n:>9}")
+    if runner.manifest("pii"):
+        counts = (runner.spark.read.parquet(runner.table_path("pii", "pii")).groupBy("kind").count()
+                  .orderBy("kind").collect())
+        lines.append("pii redactions by kind:")
+        lines += [f"    {r['kind']:<30} {r['count']:>9}" for r in counts]
     return "\n".join(lines)
 
 
