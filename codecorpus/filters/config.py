@@ -5,6 +5,8 @@ Re-tuning any value here re-runs only the `filter` stage: the measurements live 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 LICENSE_TYPES = ("permissive", "no_license", "non_permissive")
@@ -78,8 +80,31 @@ class DecontaminationConfig(_Strict):
     skip_languages: list[str] = Field([], description="languages not checked (e.g. docs sources)")
 
 
+class DatatroveFilter(_Strict):
+    """One datatrove document filter: a class of ``datatrove.pipeline.filters`` and its arguments."""
+    name: str = Field(description="class name in datatrove.pipeline.filters, e.g. GopherRepetitionFilter")
+    params: dict[str, Any] = Field({}, description="keyword arguments of the class (JSON values; lists "
+                                   "stand for tuples)")
+
+
+class DatatroveConfig(_Strict):
+    """datatrove filters run inside Spark partitions on documentation files (ledger rule
+    ``datatrove_<name>``, value the filter's reason). The default is Gopher's repetition rules with
+    loosened thresholds, so only clear junk (a file mostly made of repeated lines or n-grams) goes."""
+    enabled: bool = True
+    languages: list[str] = Field(["Markdown", "reStructuredText", "Text"],
+                                 description="languages the filters apply to; other files pass untouched")
+    filters: list[DatatroveFilter] = Field(
+        [DatatroveFilter(name="GopherRepetitionFilter", params={
+            "dup_line_frac": 0.6, "dup_para_frac": 0.6, "dup_line_char_frac": 0.5,
+            "dup_para_char_frac": 0.5, "top_n_grams": [[2, 0.4], [3, 0.36], [4, 0.32]],
+            "dup_n_grams": [[5, 0.6], [10, 0.5]]})],
+        description="run in order; the first filter that drops a file names its ledger row")
+
+
 class FilterConfig(_Strict):
     rules: RuleThresholds = RuleThresholds()
     license: LicensePolicy = LicensePolicy()
     opt_out: OptOutConfig = OptOutConfig()
     decontamination: DecontaminationConfig = DecontaminationConfig()
+    datatrove: DatatroveConfig = DatatroveConfig()
