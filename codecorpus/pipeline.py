@@ -8,14 +8,14 @@ from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from codecorpus import tables
-from codecorpus.config import RunConfig
-from codecorpus.format.repo_context import repo_documents
 from codecorpus.annotate.language import annotate_files
+from codecorpus.annotate.license import detect_licenses
 from codecorpus.annotate.signals import add_signals
+from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
-from codecorpus.annotate.license import detect_licenses
 from codecorpus.filters.pipeline import filter_files
+from codecorpus.format.repo_context import repo_documents
 from codecorpus.ledger import union_all
 from codecorpus.pii.redact import redact_files
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
@@ -48,15 +48,12 @@ def ingest(ctx: StageContext) -> StageResult:
     records = (units.repartition(parallelism, "unit_id")
                .mapInArrow(lambda batches: read_units_batches(batches, max_bytes), RECORD_DDL)
                .persist(StorageLevel.DISK_ONLY))
-    files = (records.where(F.col("kind") == "file")
-             .withColumn("revision_date", F.timestamp_seconds("revision_ts"))
-             .withColumn("committer_date", F.col("revision_date"))
-             .withColumn("star_events_count", F.lit(0).cast("bigint"))
-             .withColumn("fork_events_count", F.lit(0).cast("bigint")))
-    repos = (records.where(F.col("kind") == "repo")
-             .withColumn("revision_date", F.timestamp_seconds("revision_ts"))
-             .withColumn("star_events_count", F.lit(0).cast("bigint"))
-             .withColumn("fork_events_count", F.lit(0).cast("bigint")))
+    # Local repositories have no hosting metadata: stars and forks are 0, GitHub fields null.
+    records = records.select("*", F.timestamp_seconds("revision_ts").alias("revision_date"),
+                             F.lit(0).cast("bigint").alias("star_events_count"),
+                             F.lit(0).cast("bigint").alias("fork_events_count"))
+    files = records.where(F.col("kind") == "file").withColumn("committer_date", F.col("revision_date"))
+    repos = records.where(F.col("kind") == "repo")
     dropped = records.where(F.col("kind") == "reject").select("id", "id_kind", "rule", "value", "detail")
     return StageResult({"files": tables.conform(files, "files"), "repos": tables.conform(repos, "repos")},
                        dropped.withColumn("stage", F.lit(None).cast("string")))
