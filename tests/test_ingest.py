@@ -12,7 +12,7 @@ from tests.helpers import ledger, run_pipeline, table
 @pytest.fixture(scope="module")
 def good_run(spark, tmp_path_factory):
     src = good_corpus(tmp_path_factory.mktemp("good"))
-    return run_pipeline(spark, tmp_path_factory.mktemp("run") / "r", [str(src)], ["ingest"])
+    return run_pipeline(spark, tmp_path_factory.mktemp("run") / "r", [str(src)], ["ingest"], ingest={"shards": 2})
 
 
 @pytest.fixture(scope="module")
