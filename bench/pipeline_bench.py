@@ -193,7 +193,7 @@ def throughput_table(r: dict) -> str:
     mb = r["stages"]["ingest"]["mb_in"]
     lines = [f"sample `{r['size']}`: {files_n} files, {mb:.1f} MB ingested, {r['master']} ({cores} cores); "
              f"load average before {r['load_before'][0]:.1f}, after {r.get('load_after', [float('nan')])[0]:.1f}",
-             "", "| stage | files in | MB in | s | files/s/core | MB/s/core | x floor throughput | Spark jobs | job s |",
+             "", "| stage | files in | MB in | s | files/s/core | MB/s/core | x floor throughput | Spark jobs | job s (summed; jobs may overlap) |",
              "|---|---|---|---|---|---|---|---|---|"]
     floor_s = r["floors"]["parquet read+write"]
     floor_rate = mb / floor_s / cores
