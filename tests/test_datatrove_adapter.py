@@ -7,7 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from codecorpus.filters.config import DatatroveConfig, DatatroveFilter
-from codecorpus.filters.datatrove_adapter import RegexWordTokenizer, apply_datatrove, build_filter
+from codecorpus.filters.datatrove_adapter import RegexWordTokenizer, apply_datatrove, build_filter, filter_documents
 from tests.test_filters_helpers import file_row, files_frame, site_file
 
 KEEP_DOCS = ["flask/sansio/README.md", "numpy/ma/README.rst", "boto3/examples/s3.rst",
@@ -69,6 +69,17 @@ def test_bad_filter_names_and_arguments_fail_clearly():
     with pytest.raises(ValueError, match=r"GopherRepetitionFilter\]\.params: unknown arguments \['dup_lines'\]"):
         build_filter(DatatroveFilter(name="GopherRepetitionFilter", params={"dup_lines": 0.5}))
     assert isinstance(build_filter(DatatroveFilter(name="FineWebQualityFilter")).language, RegexWordTokenizer)
+
+
+def test_a_filter_that_raises_drops_that_document_with_the_error_and_goes_on():
+    """FineWebQualityFilter given a bad stop_chars raises TypeError on every real doc: each becomes a
+    drop with reason error:TypeError (a ledger row), no partition fails."""
+    from datatrove.data import Document
+    docs = [Document(text=site_file(rel).read_text(encoding="utf-8"), id=rel, metadata={"path": rel})
+            for rel in KEEP_DOCS[:2]]
+    broken = build_filter(DatatroveFilter(name="FineWebQualityFilter", params={"stop_chars": [1]}))
+    assert filter_documents(docs, [broken]) == {rel: ("datatrove_FineWebQualityFilter", "error:TypeError")
+                                                for rel in KEEP_DOCS[:2]}
 
 
 def test_disabled_returns_the_files_and_no_ledger(files):

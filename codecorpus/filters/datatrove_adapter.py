@@ -15,6 +15,7 @@ filters) would fail here without network; pass them local resources through ``pa
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from functools import lru_cache
 from typing import Iterator
@@ -27,6 +28,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from codecorpus.filters.config import DatatroveConfig, DatatroveFilter
 from codecorpus.ledger import rejects
 
+log = logging.getLogger(__name__)
 _RULE, _REASON = "_dt_rule", "_dt_reason"
 
 
@@ -115,15 +117,34 @@ def _filters(cfg_json: str) -> list:
     return [build_filter(spec) for spec in cfg.filters]
 
 
+def _run_step(step, docs: list, rank: int, world_size: int) -> tuple[list, dict[str, str]]:
+    """(survivors, {doc id: reason}) of one filter. A document the filter raises on is dropped with
+    reason ``error:<Exception>`` and the others go on (filters are pure: re-running them is safe)."""
+    step.exclusion_writer.reasons = {}
+    try:
+        return list(step.run(iter(docs), rank=rank, world_size=world_size)), step.exclusion_writer.reasons
+    except Exception:
+        survivors, reasons = [], {}
+        for doc in docs:
+            step.exclusion_writer.reasons = {}
+            try:
+                survivors += step.run(iter([doc]), rank=rank, world_size=world_size)
+                reasons.update(step.exclusion_writer.reasons)
+            except Exception as error:
+                log.warning("datatrove %s failed on %s (%s): %s", type(step).__name__,
+                            doc.metadata.get("path", doc.id), type(error).__name__, error)
+                reasons[doc.id] = f"error:{type(error).__name__}"
+        return survivors, reasons
+
+
 def filter_documents(docs: list, steps: list, rank: int = 0, world_size: int = 1) -> dict[str, tuple[str, str]]:
     """Run ``steps`` in order over datatrove Documents; {doc id: (rule, reason)} for those dropped."""
     dropped: dict[str, tuple[str, str]] = {}
     survivors = docs
     for step in steps:
-        step.exclusion_writer.reasons = {}
-        survivors = list(step.run(iter(survivors), rank=rank, world_size=world_size))
+        survivors, reasons = _run_step(step, survivors, rank, world_size)
         rule = f"datatrove_{type(step).__name__}"
-        dropped.update({doc_id: (rule, reason) for doc_id, reason in step.exclusion_writer.reasons.items()})
+        dropped.update({doc_id: (rule, reason) for doc_id, reason in reasons.items()})
     return dropped
 
 
