@@ -20,6 +20,7 @@ import re
 from functools import lru_cache
 from typing import Iterator
 
+from datatrove.utils.word_tokenizers import WordTokenizer
 import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -32,14 +33,9 @@ log = logging.getLogger(__name__)
 _RULE, _REASON = "_dt_rule", "_dt_reason"
 
 
-def _word_tokenizer_base():
-    from datatrove.utils.word_tokenizers import WordTokenizer
-    return WordTokenizer
-
-
-class RegexWordTokenizer(_word_tokenizer_base()):
-    """Words are runs of word characters; each other non-space character is a token (as spaCy's blank
-    tokenizer splits punctuation). Sentences end at . ! ? followed by space. No model, no download."""
+class RegexWordTokenizer(WordTokenizer):
+    """Words are runs of word characters (punctuation is not a word: as tokens, markup's `#`, `*` and `|`
+    made Gopher's n-gram rules drop ordinary READMEs). Sentences end at . ! ? and a space. No model."""
 
     _words = re.compile(r"\w+")
     _sentence_end = re.compile(r"(?<=[.!?])\s+")
