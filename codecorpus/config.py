@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from codecorpus.annotate.language import LanguageConfig
 from codecorpus.annotate.license import LicenseConfig
+from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
@@ -50,6 +51,7 @@ class AnnotateConfig(Section):
     language: LanguageConfig = Field(default_factory=LanguageConfig)
     signals: SignalConfig = Field(default_factory=SignalConfig)
     license: LicenseConfig = Field(default_factory=LicenseConfig)
+    natural_language: NaturalLanguageConfig = Field(default_factory=NaturalLanguageConfig)
 
 
 class RunConfig(Section):

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from codecorpus import tables
 from codecorpus.annotate.language import annotate_files
 from codecorpus.annotate.license import detect_licenses
+from codecorpus.annotate.natural_language import add_natural_language
 from codecorpus.annotate.signals import add_signals
 from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
@@ -62,6 +63,7 @@ def ingest(ctx: StageContext) -> StageResult:
 def annotate(ctx: StageContext) -> StageResult:
     cfg = ctx.config.annotate
     labelled = add_signals(annotate_files(ctx.inputs["files"], cfg.language), cfg.signals)
+    labelled = add_natural_language(labelled, cfg.natural_language)
     # License detection reads the labelled files several times (matching, propagation, join back, and
     # the repos output): compute the expensive labels once.
     labelled = labelled.persist(StorageLevel.DISK_ONLY)
