@@ -1,9 +1,9 @@
 """Spine benchmarks: each stage's throughput as a ratio to a passthrough floor, and 1x -> 4x scaling.
 
 One run per sample size, each in its own Python process (so its JVM and Python workers are measured
-alone): the runner executes the stages one by one on the sample corpus, then Spark reads the ingested
-`files` table and writes it back unchanged (the floor, plain and through an identity mapInArrow), all in
-the same process. Every stage is timed by the runner (manifest `seconds`), its Spark jobs are counted
+alone): the runner executes the stages one by one on the sample corpus; right after ingest, Spark reads
+the ingested `files` table and writes it back unchanged (the floor, plain and through an identity
+mapInArrow), all in the same process. Every stage is timed by the runner (manifest `seconds`), its Spark jobs are counted
 from the UI's REST API, and the RSS of the whole process tree (driver Python, driver JVM, Python workers)
 is sampled from /proc every second.
 
@@ -12,7 +12,8 @@ is sampled from /proc every second.
 
 `--scaled-stages` limits the runs after the first one (the full pipeline at 4x may not fit the time
 you have); the scaling table then compares the stages both runs share. Results: one JSON per size in
---out, and Markdown tables on stdout.
+--out (saved after every stage), and Markdown tables on stdout; `--one SIZE` runs a single size in this
+process (its run directory is kept), `--report` prints the tables again from the saved JSONs.
 """
 from __future__ import annotations
 
