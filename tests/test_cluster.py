@@ -244,9 +244,9 @@ def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone, ship
         assert cluster_manifest["code_version"] == shipped_version
         paths = {table: out["path"] for table, out in manifest["outputs"].items()}
         paths["ledger"] = manifest["ledger"]["path"]
-        for table, path in paths.items():
-            local_dir = Path(path)
-            cluster_dir = cluster_root / local_dir.relative_to(tmp_path / "local-run")
+        for table, path in paths.items():      # manifest paths are relative to the run directory
+            local_dir = tmp_path / "local-run" / path
+            cluster_dir = cluster_root / path
             assert tables.digest(spark.read.parquet(str(cluster_dir))) == \
                 tables.digest(spark.read.parquet(str(local_dir))), f"{stage}/{table} differs"
             assert parquet_files(cluster_dir) == parquet_files(local_dir), f"{stage}/{table}: Parquet files differ"
