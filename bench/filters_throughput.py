@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import enry
-from pyspark.sql import functions as F
 
 from codecorpus.annotate.license import detect_licenses
 from codecorpus.annotate.signals import add_signals

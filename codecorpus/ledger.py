@@ -4,7 +4,6 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-LEDGER_COLUMNS = ("id", "id_kind", "stage", "rule", "value", "detail")
 
 
 def _as_column(value: Column | str | None) -> Column:

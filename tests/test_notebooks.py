@@ -1,5 +1,4 @@
 """The notebooks in notebooks/ run top to bottom against the sample corpus's run."""
-import os
 from pathlib import Path
 
 import nbformat

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Callable, Literal
 
 import yaml
-from pydantic import BaseModel
 
 SIZES = ("small", "default", "large")
 # Bump when the layout or the manifest changes, so cached corpora built by older code are rebuilt.
@@ -43,14 +42,6 @@ LICENSE_FILE = re.compile(r"^(licen[cs]e|copying|copyright|notice|unlicense|pate
 COPYLEFT = re.compile(r"\b(A?GPL|LGPL|MPL|EPL|CDDL|OSL|EUPL|CECILL|copyleft|GNU)", re.I)
 PERMISSIVE = re.compile(r"(MIT|BSD|Apache|ISC|PSF|Python|Zlib|Unlicense|0BSD|Expat|Artistic|Boost|BSL|"
                         r"public.domain|CC0|WTFPL|X11|HPND|PostgreSQL|Ruby|PHP|OpenSSL|curl)", re.I)
-
-
-class SampleConfig(BaseModel):
-    """The `sample` part of a run config: which size to build and where the cache lives."""
-
-    size: Literal["small", "default", "large"] = "default"
-    cache_dir: Path | None = None
-    refresh: bool = False
 
 
 @dataclass(frozen=True)
