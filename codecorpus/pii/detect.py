@@ -191,6 +191,10 @@ def _jwt_header_ok(token: str) -> bool:
         return False
 
 
+# `passwords_hashed?`, `save!`: a Ruby predicate or bang method call, code rather than a literal.
+RUBY_METHOD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[?!]")
+
+
 def _classify_assigned(m: re.Match, cfg: PiiConfig, path: str | None) -> Finding | None:
     quoted = m.group("assigned_qv") is not None
     group = "assigned_qv" if quoted else "assigned_uv"
@@ -201,7 +205,7 @@ def _classify_assigned(m: re.Match, cfg: PiiConfig, path: str | None) -> Finding
     if is_placeholder(value) or is_lock_file(path):
         return None
     if not quoted and ("." in value or "->" in value or "::" in value or value[0] in "$@&*%-"
-                       or WORDS_ONLY.fullmatch(value)):
+                       or WORDS_ONLY.fullmatch(value) or RUBY_METHOD.fullmatch(value)):
         return None     # a variable, attribute or call, not a literal
     name = m.group("assigned_name").lower()
     if any(word in name for word in PASSWORD_NAMES):
