@@ -4,7 +4,8 @@ import tarfile
 import pytest
 from pyspark.sql import functions as F
 
-from codecorpus.sources.local import file_id, is_license_file
+from codecorpus.annotate.license import is_license_file
+from codecorpus.sources.local import file_id
 from tests.corpora import CJK_ENCODINGS, EMAIL_PACKAGE, JSON_PACKAGE, bad_corpus, good_corpus
 from tests.helpers import ledger, run_pipeline, table
 

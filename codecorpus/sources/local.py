@@ -20,21 +20,11 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from codecorpus.annotate.license import is_license_file
 from codecorpus.stage import Unit
 from codecorpus.sources.decode import decode
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
-
-# go-license-detector's license file names, as The Stack v2 used them (reference §1.1).
-LICENSE_FILE_RE = re.compile(
-    r"^(|.*[-_. ])(li[cs]en[cs]e(s?)|legal|copy(left|right|ing)|unlicense|[al]?gpl([-_ v]?)(\d\.?\d?)?|"
-    r"bsd(l?)|mit(x?)|apache|artistic|copying(v?)(\d?)|disclaimer|eupl|gfdl|[cm]pl|cc0|al([-_ v]?)(\d\.?\d)?|"
-    r"about|notice|readme|guidelines)(|[-_. ].*)$", re.IGNORECASE)
-
-
-def is_license_file(path: str) -> bool:
-    return bool(LICENSE_FILE_RE.match(posixpath.basename(path)))
-
 
 def file_id(repo_name: str, path: str) -> str:
     return hashlib.sha1(f"{repo_name}\0{path}".encode()).hexdigest()
