@@ -24,6 +24,7 @@ Typical session:
   codecorpus run my.yaml                    # your config; re-running skips stages already done
   codecorpus stats --run runs/sample        # rows per stage, drops per rule
   codecorpus why pypi/six-1.16.0/six.py --run runs/sample
+  codecorpus plan --model 7b --tokens 3.7T  # what a 7B run would need
 """
 
 
@@ -100,6 +101,24 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix, plan_report
+    runner = _runner(_run_config(args.run))
+    path = runner.table_path("mix", "plan")
+    if not runner.manifest("mix"):
+        raise FileNotFoundError(f"run {args.run} has no mix stage yet: `codecorpus run` (or `codecorpus stage mix "
+                                "CONFIG`) measures the token counts the planner needs")
+    measured = runner.spark.read.parquet(path).where("kind = 'language' AND available_tokens > 0").toPandas()
+    stats = measured.rename(columns={"name": "language", "available_tokens": "tokens"})
+    mix, target = load_mix(args.model), parse_tokens(args.tokens) if args.tokens else None
+    plan = plan_mix(mix, stats, {}, target, args.epoch_cap)
+    print(plan_report(plan, mix, target, args.epoch_cap))
+    if args.out:
+        plan.to_csv(args.out, index=False)
+        print(f"\nplan table written to {args.out}")
+    return 0
+
+
 def print_summary(runner) -> None:
     from codecorpus.inspect import run_summary
     print(run_summary(runner))
@@ -132,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("run", "Run every enabled stage of a config (resumable).", """\
-        Stages run in pipeline order (ingest, annotate, filter, dedup, pii, format). A stage whose
+        Stages run in pipeline order (ingest, annotate, filter, dedup, pii, mix, format, pack). A stage whose
         manifest matches the current config, inputs and code is skipped; a stage killed midway
         resumes from its last committed shard. Without CONFIG the built-in default sample corpus is
         used and the run lives in runs/sample. Ends with a summary: files in, files kept, drops by
@@ -175,6 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="release folder (default: DIR/release)")
     p.add_argument("--version", default="0.1.0", help="release version recorded in the card")
     p.set_defaults(func=cmd_card)
+
+    p = command("plan", "Plan a target model's data mix from a run's measured token counts.", """\
+        Reads the token counts per language that the run's mix stage measured (before any mix was
+        applied) and computes, for MODEL's mix (lang_configs/mixes), each language's and source's keep
+        rate (StarCoder2's caps scaled to this corpus), epochs (the same for every row, at most the
+        epoch cap) and weight; then says what is upsampled, capped, missing or excluded, and how much
+        unique data a real run of TOKENS would need. To apply a plan, set mix.model and
+        mix.target_tokens in the config and run the mix stage. Example:
+          codecorpus plan --model 7b --tokens 3.7T --run runs/sample""")
+    p.add_argument("--model", required=True, help="3b, 7b, 15b, or a mix .yaml of the same shape")
+    p.add_argument("--tokens", help="training token budget, e.g. 3.7T, 500B (default: one epoch)")
+    p.add_argument("--epoch-cap", type=float, help="most passes over any data (default: the mix's, 5)")
+    p.add_argument("--run", default="runs/sample", metavar="DIR", help="run directory (default: runs/sample)")
+    p.add_argument("--out", metavar="CSV", help="also write the plan table as CSV")
+    p.set_defaults(func=cmd_plan)
 
     keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\

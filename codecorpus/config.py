@@ -16,9 +16,11 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.format.tokenizer import TokenizerConfig
+from codecorpus.mix.stage import MixConfig
 from codecorpus.pii.config import PiiConfig
 
-STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
+STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
 class Section(BaseModel):
@@ -44,7 +46,16 @@ class FormatConfig(Section):
     fim_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories that are FIM candidates.")
     fragment_fim_rate: float = Field(0.5, ge=0, le=1, description="Share of files of a FIM repository transformed.")
     fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Share of FIM files in SPM rather than PSM order.")
-    max_doc_chars: int = Field(4_000_000, gt=0, description="A repository larger than this is split into several documents.")
+    max_doc_chars: int = Field(4_000_000, ge=1000, description=(
+        "No document is longer: a larger repository is split on file boundaries, a huge file on lines."))
+
+
+class PackConfig(Section):
+    seq_lengths: list[int] = Field(default_factory=lambda: [4096, 16384], description=(
+        "Training sequence lengths in tokens: StarCoder2 trains at 4K, then 16K."))
+    streams: int = Field(8, ge=1, description=(
+        "Documents are packed in this many independent streams (one Parquet shard and .bin/.idx pair each)."))
+    megatron: bool = Field(True, description="Also write Megatron-style .bin/.idx files per stream.")
 
 
 class AnnotateConfig(Section):
@@ -67,7 +78,10 @@ class RunConfig(Section):
     filter: FilterConfig = Field(default_factory=FilterConfig, description="StarCoder2's filters and license policy.")
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig, description="The tokenizer.")
+    mix: MixConfig = Field(default_factory=MixConfig, description="Language mix by target model.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
+    pack: PackConfig = Field(default_factory=PackConfig, description="Packed training sequences.")
 
     @field_validator("stages")
     @classmethod

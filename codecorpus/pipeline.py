@@ -16,8 +16,12 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
+from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
-from codecorpus.ledger import union_all
+from codecorpus.format.tokenizer import with_token_counts
+from codecorpus.ledger import rejects, union_all
+from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix
+from codecorpus.mix.stage import apply_plan, keep_everything, language_stats, run_tokenizer, saved_tokenizer
 from codecorpus.pii.redact import redact_files
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
 from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
@@ -93,8 +97,40 @@ def redact_pii(ctx: StageContext) -> StageResult:
     return StageResult({"files": files, "pii": pii}, dropped)
 
 
+def mix(ctx: StageContext) -> StageResult:
+    config = ctx.config
+    tokenizer = run_tokenizer(ctx.spark, ctx.inputs["files"], config.tokenizer, config.run_dir, ctx.seed)
+    counted = with_token_counts(ctx.inputs["files"], tokenizer, "content").persist(StorageLevel.DISK_ONLY)
+    stats = language_stats(counted)
+    chosen = load_mix(config.mix.model) if config.mix.model else keep_everything(stats["language"])
+    target = parse_tokens(config.mix.target_tokens) if config.mix.target_tokens else None
+    plan = plan_mix(chosen, stats, {}, target, config.mix.epoch_cap)
+    kept, dropped = apply_plan(counted, plan, ctx.seed)
+    plan_frame = ctx.spark.createDataFrame(plan.astype(object).where(plan.notna(), None),
+                                           tables.spark_schema("plan"))
+    return StageResult({"files": tables.conform(kept, "files"), "plan": plan_frame}, dropped)
+
+
 def format_documents(ctx: StageContext) -> StageResult:
-    return StageResult({"documents": repo_documents(ctx.inputs["files"], ctx.config.format, ctx.seed)})
+    documents = repo_documents(ctx.inputs["files"], ctx.config.format, ctx.seed)
+    tokenizer = saved_tokenizer(ctx.spark, ctx.config)
+    if tokenizer:
+        documents = with_token_counts(documents, tokenizer, "text")
+    return StageResult({"documents": tables.conform(documents, "documents")})
+
+
+def pack(ctx: StageContext) -> StageResult:
+    tokenizer = saved_tokenizer(ctx.spark, ctx.config)
+    if tokenizer is None:
+        raise ValueError("pack needs a tokenizer: run the mix stage first, or set tokenizer.path")
+    documents, seed = ctx.inputs["documents"], ctx.seed
+    epochs = ctx.inputs["plan"].agg(F.max("epochs")).first()[0] or 1.0  # one number
+    token_ids = tokenize_documents(documents, tokenizer).persist(StorageLevel.DISK_ONLY)
+    sequences = union_all([pack_sequences(token_ids, n, epochs, seed) for n in ctx.config.pack.seq_lengths])
+    left_out = rejects(unsampled(documents.where(F.col("n_tokens").isNotNull()), epochs, seed), "epoch_sample",
+                       F.lit(f"{epochs:.4f}"), F.lit("not drawn for a plan below one epoch"),
+                       id_col="doc_id", id_kind="document")
+    return StageResult({"sequences": tables.conform(sequences, "sequences")}, left_out)
 
 
 STAGES = {
@@ -109,7 +145,12 @@ STAGES = {
                    doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
                  doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
-    "format": Stage("format", ("files",), ("documents",), format_documents, ("format",),
+    "mix": Stage("mix", ("files",), ("files", "plan"), mix, ("mix", "tokenizer"), (FILE_BALANCE,),
+                 doc="Token counts per file, the target model's mix plan, and its caps applied."),
+    "format": Stage("format", ("files",), ("documents",), format_documents, ("format", "tokenizer"),
                     (Balance("files", "documents", merged="source_ids"),),
                     doc="Repository-context documents with metadata and repo-level FIM."),
+    "pack": Stage("pack", ("documents", "plan"), ("sequences",), pack, ("pack", "mix", "tokenizer"),
+                  (Balance("documents", "sequences", "doc_id", "document", merged="doc_ids"),),
+                  doc="Documents tokenized, repeated by the plan's epochs, packed into 4K and 16K sequences."),
 }

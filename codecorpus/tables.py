@@ -19,6 +19,8 @@ SORT_KEYS = {
     "events": ["event_id"],
     "pii": ["file_id", "start"],
     "contamination": ["benchmark"],
+    "plan": ["kind", "name"],
+    "sequences": ["seq_len", "seq_index"],
 }
 
 

@@ -27,7 +27,9 @@ def spark():
 def sample_run(spark, tmp_path_factory):
     """Every stage on the small built-in sample corpus, once per test session (tests only read it)."""
     config = parse_config({"run_dir": str(tmp_path_factory.mktemp("sample") / "run"),
-                           "sources": {"sample": "small"}, "files_per_table": 2, "ingest": {"shards": 2}})
+                           "sources": {"sample": "small"}, "files_per_table": 2, "ingest": {"shards": 2},
+                           # a small tokenizer trains in seconds; the format is the same
+                           "tokenizer": {"vocab_size": 2000, "train_sample_chars": 3_000_000}})
     runner = Runner(config, spark, STAGES, progress=lambda message: None)
     runner.run()
     return runner
