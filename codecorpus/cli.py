@@ -119,6 +119,24 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_megatron(args) -> int:
+    from codecorpus.format.megatron import export_megatron
+    from codecorpus.mix.stage import saved_tokenizer
+    runner = _runner(_run_config(args.run))
+    if not runner.manifest("pack"):
+        raise FileNotFoundError(f"run {args.run} has no pack stage yet: run `codecorpus stage pack CONFIG` first")
+    from codecorpus.format.tokenizer import tokenizer_from_json
+    tokenizer = saved_tokenizer(runner.spark, runner.config)   # a trained one; else ids are stored as int32
+    vocab = tokenizer_from_json(tokenizer).get_vocab_size() if tokenizer else 2**31 - 1
+    out = args.out or f"{runner.root}/megatron"
+    sequences = runner.spark.read.parquet(runner.table_path("pack", "sequences"))
+    shards = export_megatron(sequences, out, args.shard_sequences, vocab).orderBy("seq_len", "shard")
+    for row in shards.toLocalIterator():   # one small row per shard
+        print(f"  {row.prefix}.bin/.idx: {row.sequences} sequences, {row.tokens} tokens")
+    print(f"Megatron indexed datasets written under {out}/<seq_len>/")
+    return 0
+
+
 def print_summary(runner) -> None:
     from codecorpus.inspect import run_summary
     print(run_summary(runner))
@@ -209,6 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", default="runs/sample", metavar="DIR", help="run directory (default: runs/sample)")
     p.add_argument("--out", metavar="CSV", help="also write the plan table as CSV")
     p.set_defaults(func=cmd_plan)
+
+    p = command("megatron", "Export a run's packed sequences as Megatron-LM indexed datasets (.bin/.idx).", """\
+        Writes OUT/<seq_len>/shard-NNNNN.bin and .idx from the pack stage's sequences, in stream
+        order, on the executors (OUT may be a local path or an fsspec URL such as s3://). Token ids are
+        uint16 when the vocabulary fits. Point Megatron-LM's --data-path at OUT/4096/shard-00000 etc.;
+        each packed sequence is one Megatron document. The format is described in docs/mixes.md.""")
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: DIR/megatron)")
+    p.add_argument("--shard-sequences", type=int, default=10_000, help="sequences per .bin/.idx pair")
+    p.set_defaults(func=cmd_megatron)
 
     keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\

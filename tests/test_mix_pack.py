@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from codecorpus import tables, tokens
 from codecorpus.cli import main
 from codecorpus.config import FormatConfig
-from codecorpus.format.megatron import export_megatron, read_indexed
+from codecorpus.format.megatron import read_indexed
 from codecorpus.format.pack import pack_sequences, tokenize_documents
 from codecorpus.format.repo_context import parse_document, repo_documents
 from codecorpus.format.tokenizer import tokenizer_from_json
@@ -96,13 +96,14 @@ def test_packing_does_not_depend_on_partitioning(sample_run, tokenizer_json):
     assert one.agg(F.sum("n_tokens")).first()[0] > 2 * token_ids.agg(F.sum(F.size("token_ids"))).first()[0]
 
 
-def test_megatron_export_reads_back_as_the_sequences(sample_run, tmp_path):
-    seqs = table(sample_run, "pack", "sequences").where("seq_len = 16384")
-    shards = export_megatron(seqs, str(tmp_path), 50, 2000).toPandas()
-    assert shards["sequences"].sum() == seqs.count()
+def test_megatron_export_reads_back_as_the_sequences(sample_run, tmp_path, capsys):
+    assert main(["megatron", "--run", sample_run.root, "--out", str(tmp_path), "--shard-sequences", "50"]) == 0
+    assert "Megatron indexed datasets written" in capsys.readouterr().out
     expected = read_sequences(sample_run, 16384)
-    first = read_indexed(shards.sort_values("shard")["prefix"].iloc[0])
-    assert [list(s) for s in first] == [list(s) for s in expected["token_ids"].iloc[: len(first)]]
+    shards = sorted((tmp_path / "16384").glob("shard-*.idx"))
+    assert len(shards) == -(-len(expected) // 50)
+    back = [list(s) for shard in shards for s in read_indexed(str(shard.with_suffix("")))]
+    assert back == [list(s) for s in expected["token_ids"]]
 
 
 def test_plan_command_says_what_a_real_run_needs(sample_run, capsys):
