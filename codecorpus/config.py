@@ -16,6 +16,7 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.instruct.config import InstructConfig
 from codecorpus.pii.config import PiiConfig
 
 STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
@@ -68,6 +69,8 @@ class RunConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
+    instruct: InstructConfig = Field(default_factory=InstructConfig,
+                                     description="OSS-Instruct data from the kept files (`codecorpus instruct`).")
 
     @field_validator("stages")
     @classmethod
