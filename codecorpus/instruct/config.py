@@ -98,6 +98,7 @@ class BuildConfig(_Section):
 
 
 class InstructConfig(_Section):
+    dir: str | None = Field(None, description="Where instruct outputs go (default: RUN_DIR/instruct).")
     seeds: SeedConfig = Field(default_factory=SeedConfig)
     requests: RequestConfig = Field(default_factory=RequestConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)

@@ -21,6 +21,7 @@ from typing import Iterator
 import pyarrow as pa
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from codecorpus.instruct.config import SeedConfig
 from codecorpus.ledger import rejects, union_all
@@ -36,7 +37,8 @@ NEAR_DUP = "near_dup_seed"            # functions mode: MinHash near-duplicate o
 
 CARRIED = ["file_id", "repo_name", "path", "language", "license_type", "detected_licenses",
            "star_events_count", "fork_events_count", "revision_date", "visit_date"]
-CANDIDATE_DDL = ("file_id string, seed string, start_line int, n_lines int, rule string, rule_value string")
+CANDIDATE_FIELDS = [("seed", pa.string()), ("start_line", pa.int32()), ("n_lines", pa.int32()),
+                    ("rule", pa.string()), ("rule_value", pa.string())]
 
 # Function node types per tree-sitter grammar, and the comment node types that document them.
 FUNCTION_TYPES = {
@@ -168,18 +170,19 @@ def function_seed(content: str, language: str, cfg: SeedConfig, rng: random.Rand
 
 
 def seed_batch(batch: pa.RecordBatch, cfg: SeedConfig, run_seed: int) -> pa.RecordBatch:
+    """The batch's carried columns (content dropped) plus the seed or the rule that refused the file."""
     rows = []
     for file_id, content, language in zip(batch.column("file_id").to_pylist(), batch.column("content").to_pylist(),
                                           batch.column("language").to_pylist()):
         rng = unit_rng(run_seed, file_id)
         if cfg.mode == "functions" and (content or "").strip():
-            rows.append((file_id, *function_seed(content, language, cfg, rng)))
+            rows.append(function_seed(content, language, cfg, rng))
         else:
-            rows.append((file_id, *line_seed(content or "", cfg, rng)))
-    columns = list(zip(*rows)) if rows else [[]] * 6
-    types = [pa.string(), pa.string(), pa.int32(), pa.int32(), pa.string(), pa.string()]
-    names = ["file_id", "seed", "start_line", "n_lines", "rule", "rule_value"]
-    return pa.RecordBatch.from_arrays([pa.array(list(c), t) for c, t in zip(columns, types)], names=names)
+            rows.append(line_seed(content or "", cfg, rng))
+    columns = list(zip(*rows)) if rows else [[]] * len(CANDIDATE_FIELDS)
+    carried = [batch.column(name) for name in CARRIED]
+    made = [pa.array(list(c), t) for c, (_n, t) in zip(columns, CANDIDATE_FIELDS)]
+    return pa.RecordBatch.from_arrays(carried + made, names=CARRIED + [n for n, _t in CANDIDATE_FIELDS])
 
 
 def scaled_quotas(cfg: SeedConfig) -> dict[str, int]:
@@ -198,8 +201,10 @@ def sample_seeds(files: DataFrame, cfg: SeedConfig, run_seed: int, scratch_dir: 
         for batch in batches:
             yield seed_batch(batch, cfg, run_seed)
 
-    cut = files.select("file_id", "content", "language").mapInArrow(run, CANDIDATE_DDL)
-    candidates = files.select(*CARRIED).join(cut, "file_id")
+    # one Arrow pass carries the source columns along: no join back to the files table
+    schema = StructType([files.schema[name] for name in CARRIED] + [
+        StructField(n, StringType() if t == pa.string() else IntegerType()) for n, t in CANDIDATE_FIELDS])
+    candidates = files.select(*CARRIED, "content").mapInArrow(run, schema)
     failed = candidates.where(F.col("rule").isNotNull())
     ok = candidates.where(F.col("rule").isNull())
     dropped = [rejects(unseeded, NOT_SEEDED, F.coalesce("language", F.lit("unknown"))),
