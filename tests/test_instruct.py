@@ -3,7 +3,6 @@ OpenAI-compatible server, reply parsing, the OS-enforced sandbox, and the datase
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from codecorpus.instruct.client import AuthError, generate
 from codecorpus.instruct.config import GenerateConfig, SandboxConfig, SeedConfig
 from codecorpus.instruct.sandbox import FAILED, MEMORY, PASSED, TIMEOUT, Sandbox
 from codecorpus.instruct.seeds import sample_seeds
-from codecorpus.instruct.similarity import humaneval_problems
 from codecorpus.instruct.workflow import Workflow, build_dataset, request_files
 from codecorpus.release.run_view import open_run
 from tests.openai_server import OpenAIServer, good_reply

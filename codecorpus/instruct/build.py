@@ -23,7 +23,6 @@ from codecorpus.filters.decontaminate import decontaminate
 from codecorpus.instruct.config import BuildConfig
 from codecorpus.instruct.parse import parse_line, program, code_blocks, LANGUAGE_OF_FENCE
 from codecorpus.instruct.sandbox import Sandbox
-from codecorpus.instruct.similarity import max_similarity
 from codecorpus.ledger import rejects
 
 REPLY_DDL = ("line_id string, custom_id string, problem string, solution string, tests string, raw string, "

@@ -117,6 +117,7 @@ def build_dataset(wf: Workflow, responses: list[str]) -> dict:
     from codecorpus.instruct import build as b
     from codecorpus.instruct.report import build_report, markdown
     from codecorpus.instruct.sandbox import Sandbox
+    from codecorpus.instruct.similarity import max_similarity
     from codecorpus.ledger import union_all
 
     cfg, spark, paths, store = wf.cfg.build, wf.spark, wf.paths, wf.store
@@ -138,7 +139,7 @@ def build_dataset(wf: Workflow, responses: list[str]) -> dict:
     samples = materialize(samples, "clean")
     ledger += dups + [contaminated]
     text = F.concat_ws("\n", "problem", "solution")
-    scores = materialize(b.max_similarity(spark, {
+    scores = materialize(max_similarity(spark, {
         "samples": samples.select(F.col("seed_id").alias("id"), text.alias("text")),
         "seeds": seeds.select(F.col("seed_id").alias("id"), F.col("seed").alias("text"))}), "similarity")
     samples = samples.join(scores.where(F.col("corpus") == "samples").select(
