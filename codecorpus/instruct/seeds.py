@@ -85,8 +85,9 @@ def _python_docstring(node) -> bool:
         node = node.child_by_field_name("definition") or node
     body = node.child_by_field_name("body")
     first = body.named_children[0] if body is not None and body.named_children else None
-    return bool(first is not None and first.type == "expression_statement" and first.named_children
-                and first.named_children[0].type in ("string", "concatenated_string"))
+    if first is not None and first.type == "expression_statement" and first.named_children:
+        first = first.named_children[0]       # older grammars wrap the docstring in a statement
+    return first is not None and first.type in ("string", "concatenated_string")
 
 
 def _doc_comment(node):
