@@ -137,6 +137,28 @@ def cmd_megatron(args) -> int:
     return 0
 
 
+def cmd_instruct(args) -> int:
+    from pathlib import Path
+    from codecorpus.instruct import workflow
+    config = load_config(args.config)
+    if args.step == "generate":     # no Spark: plain HTTP from this machine
+        from codecorpus.instruct.client import generate
+        paths = workflow.InstructPaths(config.run_dir, config.instruct.dir)
+        report = generate(workflow.request_files(args.requests or paths.requests), Path(args.out or paths.generate),
+                          config.instruct.generate)
+    else:
+        wf = workflow.Workflow(_spark(config), config)
+        if args.step == "seeds":
+            report = wf.sample_seeds()
+        elif args.step == "requests":
+            report = wf.write_requests()
+        else:
+            responses = args.responses or [f"{wf.paths.generate}/responses.jsonl"]
+            report = workflow.build_dataset(wf, responses)
+    print(json.dumps(report, indent=1, sort_keys=True))
+    return 0
+
+
 def print_summary(runner) -> None:
     from codecorpus.inspect import run_summary
     print(run_summary(runner))
@@ -237,6 +259,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output folder (default: DIR/megatron)")
     p.add_argument("--shard-sequences", type=int, default=10_000, help="sequences per .bin/.idx pair")
     p.set_defaults(func=cmd_megatron)
+
+    p = command("instruct", "OSS-Instruct: instruction data for code from a finished run's kept files.", """\
+        Four steps, each reading the previous one's output under RUN_DIR/instruct (or instruct.dir):
+          seeds     sample seeds from the last stage's files table: per-language quotas
+                    (instruct.seeds.quotas x scale), mode lines (Magicoder) or functions (SelfCodeAlign);
+                    writes seeds/, ledger/seeds/, seeds.json (quota shortfalls)
+          requests  one OpenAI batch line per seed (chat completions; model, temperature, max_tokens
+                    from the prompt's token count with instruct.requests.tokenizer, a per-request seed);
+                    writes requests/part-*.jsonl, usable with the OpenAI Batch API and vLLM run_batch
+          generate  send them to instruct.generate.base_url (vLLM, TGI, OpenAI...) with bounded
+                    concurrency, rate limit, retries; resumable (answered ids are never re-sent);
+                    the key comes from $OPENAI_API_KEY (instruct.generate.api_key_env);
+                    writes generate/responses.jsonl, errors.jsonl, generate.json (tokens, cost)
+          build     parse replies, exact dedup, decontaminate (exact + TF-IDF similarity to HumanEval),
+                    optional sandboxed execution of Python solutions with their tests; writes dataset/
+                    (Parquet), dataset_jsonl/, ledger/build/, report.json, report.md
+        Example:
+          codecorpus run my.yaml && codecorpus instruct seeds my.yaml && codecorpus instruct requests my.yaml
+          OPENAI_API_KEY=... codecorpus instruct generate my.yaml && codecorpus instruct build my.yaml
+        docs/instruct.md has the config keys, formats and how to use a real vLLM server.""")
+    p.add_argument("step", choices=["seeds", "requests", "generate", "build"], metavar="STEP",
+                   help="seeds, requests, generate or build")
+    p.add_argument("config", help="YAML run config of a finished run (its run_dir and instruct section)")
+    p.add_argument("--requests", metavar="DIR", help="generate: folder of request .jsonl files (default: the requests step's)")
+    p.add_argument("--out", metavar="DIR", help="generate: output folder (default: RUN_DIR/instruct/generate)")
+    p.add_argument("--responses", nargs="+", metavar="FILE",
+                   help="build: batch output .jsonl files (default: generate's responses.jsonl; OpenAI Batch or "
+                        "vLLM run_batch output files work too)")
+    p.set_defaults(func=cmd_instruct)
 
     keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\

@@ -18,6 +18,7 @@ from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
 from codecorpus.format.tokenizer import TokenizerConfig
 from codecorpus.mix.stage import MixConfig
+from codecorpus.instruct.config import InstructConfig
 from codecorpus.pii.config import PiiConfig
 
 STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
@@ -82,6 +83,8 @@ class RunConfig(Section):
     mix: MixConfig = Field(default_factory=MixConfig, description="Language mix by target model.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
     pack: PackConfig = Field(default_factory=PackConfig, description="Packed training sequences.")
+    instruct: InstructConfig = Field(default_factory=InstructConfig,
+                                     description="OSS-Instruct data from the kept files (`codecorpus instruct`).")
 
     @field_validator("stages")
     @classmethod

@@ -85,7 +85,18 @@ class Storage:
         self.delete(path)
         self.rename(tmp, path)
 
-    def _canonical_names(self, directory: str) -> None:
+    def write_lines(self, df: DataFrame, path: str, num_files: int, sort_by: list[str], column: str,
+                    ext: str = ".jsonl") -> None:
+        """Write the string ``column`` of ``df`` as text files (one value a line), partitioned and sorted
+        as ``write_table`` does, named part-00000<ext>, ..."""
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        (df.repartition(num_files, sort_by[0]).sortWithinPartitions(*sort_by).select(column)
+           .write.mode("overwrite").text(tmp))
+        self._canonical_names(tmp, ext)
+        self.delete(path)
+        self.rename(tmp, path)
+
+    def _canonical_names(self, directory: str, ext: str = ".parquet") -> None:
         fs, p = self._fs(directory)
         parts = []
         for status in fs.listStatus(p):
@@ -96,7 +107,7 @@ class Storage:
                 fs.delete(status.getPath(), False)
         # Spark names parts part-<task>-<uuid>...; the task number orders them.
         for index, name in enumerate(sorted(parts, key=lambda n: (n.split("-")[1], n))):
-            fs.rename(self._Path(f"{directory}/{name}"), self._Path(f"{directory}/part-{index:05d}.parquet"))
+            fs.rename(self._Path(f"{directory}/{name}"), self._Path(f"{directory}/part-{index:05d}{ext}"))
         for status in fs.listStatus(p):
             if status.getPath().getName().endswith(".crc"):
                 fs.delete(status.getPath(), False)
