@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from codecorpus.config import parse_config
+from codecorpus.format.conversations import conversation_tables
 from codecorpus.format import issues as iss
 from codecorpus.format import pull_requests as prs
 from codecorpus.format.conversation_text import BotRules, anonymise, is_bot, strip_email_reply, \
@@ -24,6 +25,7 @@ from codecorpus.runner import Runner
 from codecorpus.sources.event_sample import build_event_fixtures, load_payloads
 from codecorpus.sources.gharchive import parse_event, parse_event_file
 from codecorpus.sources.sample import cache_root
+from codecorpus.tables import digest
 
 
 @pytest.fixture(scope="module")
@@ -423,3 +425,7 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
     assert ("psf/requests#2", "base_files_missing") in rules
     event_rules = {r.rule for r in spark.read.parquet(runner.ledger_path("events")).collect()}
     assert {"not_json", "missing_field", "truncated_gzip", "unused_event_type", "unknown_event_type"} <= event_rules
+    # the same documents whatever the partitioning of the inputs
+    events, files = read("events", "events").repartition(3, "event_id"), read("ingest", "files").repartition(1)
+    again = conversation_tables(events, files, config.conversations, config.filter.opt_out, config.seed)[2]
+    assert digest(again) == digest(read("conversations", "documents"))
