@@ -22,20 +22,14 @@ from codecorpus.format.conversation_text import BotRules, anonymise, is_bot, str
 from codecorpus.format.pr_diff import changed_range, hunks, shift_hunk_header
 from codecorpus.pipeline import STAGES
 from codecorpus.runner import Runner
-from codecorpus.sources.event_sample import build_event_fixtures, load_payloads
+from codecorpus.sources.event_sample import build_event_fixtures
 from codecorpus.sources.gharchive import parse_event, parse_event_file
-from codecorpus.sources.sample import cache_root
 from codecorpus.tables import digest
 
 
 @pytest.fixture(scope="module")
 def fixtures() -> Path:
     return build_event_fixtures(progress=lambda _: None)
-
-
-@pytest.fixture(scope="module")
-def payloads():
-    return load_payloads(cache_root())
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +171,7 @@ def rule_of(outcome):
 
 
 @pytest.mark.parametrize("title, rule", [("bug", "title_rule"), ("Initial release", "title_rule")])
-def test_title_rules(events, commits, payloads, title, rule):
+def test_title_rules(events, commits, title, rule):
     outcome = render(pr_events(events, title=title), commits)
     assert outcome.text is None and rule_of(outcome)[0] == rule
 
@@ -255,8 +249,6 @@ def test_file_rules(fixtures):
     source = snapshot(fixtures, "2.31.0")["tests/test_help.py"]
     assert prs.file_rule("tests/test_help.py", source, "Python", cfg) is None
     assert prs.file_rule("a.py", source, "Python", cfg.model_copy(update={"max_file_chars": 100}))[0] == "file_too_large"
-    assert prs.file_rule("a.py", "\\x00\\x01" * 50 + source[:50], "Python", cfg)[0] == "file_alphanum" or \
-        prs.file_rule("a.py", "\\x00\\x01" * 50 + source[:50], "Python", cfg)[0] == "file_hex"
     assert prs.file_rule("a.py", source, "Python", cfg.model_copy(update={"min_alphanum_fraction": 0.9}))[0] == "file_alphanum"
     assert prs.file_rule("a.py", source, "Python", cfg.model_copy(update={"max_hex_fraction": 0.0}))[0] == "file_hex"
     assert prs.file_rule("a.py", source, "Python", cfg.model_copy(update={"max_file_lines": 10}))[0] == "file_lines"
@@ -279,11 +271,9 @@ def test_repo_subsampling(events, commits):
     assert prs.repo_keep_rate(1000) == pytest.approx(0.1007)
     assert prs.repo_keep_rate(5000) == pytest.approx(0.02)
     cfg = FIXED.model_copy(update={"repo_subsample": True})
-    kept = [render(events["psf/requests#1"], commits, cfg, repo_prs=50_000).text is not None for _ in range(1)]
     assert rule_of(prs.render_pull_request("psf/requests#1", events["psf/requests#1"], commits, 100_000,
                                            random.Random(1), cfg))[0] == "repo_subsample"
     assert prs.render_pull_request("psf/requests#1", events["psf/requests#1"], commits, 1, random.Random(1), cfg).text
-    assert kept
 
 
 def test_base_window_and_context_are_seeded(events, commits):
@@ -362,9 +352,9 @@ def issue(events, **cfg):
     return iss.render_issue("Codertocat/Hello-World#1", events["Codertocat/Hello-World#1"], iss.IssueConfig(**cfg))
 
 
-def test_issue_rules(events, payloads):
-    assert issue(events).ledger[-1]["rule"] != "issue" and \
-        [r for r in issue(events).ledger if r["id_kind"] == "issue"][0]["rule"] == "too_short"   # 115 chars < 200
+def test_issue_rules(events):
+    assert [r for r in issue(events).ledger if r["id_kind"] == "issue"][0] == \
+        {"id": "Codertocat/Hello-World#1", "id_kind": "issue", "rule": "too_short", "value": "114", "detail": None}   # 60 + 54 chars
     assert issue(events, min_text_chars=100).text
     single = issue(events, min_text_chars=100, max_chars_single_user=50)
     assert [r for r in single.ledger if r["id_kind"] == "issue"][0]["rule"] == "user_count"

@@ -76,7 +76,8 @@ def render_issue(issue_id: str, events: list[dict], cfg: IssueConfig,
         elif e["type"] == "IssueCommentEvent" and is_bot(e["actor"], cfg.bots):
             ledger.append(ledger_row(e["event_id"], "event", "bot_comment", e["actor"], issue_id))
         else:
-            kept.append({**e, "text": _text(e)})
+            closing = e["type"] == "IssuesEvent" and e["action"] == "closed"   # renders no text
+            kept.append({**e, "text": "" if closing else _text(e)})
     first = opened["event_id"]
     kept.sort(key=lambda e: e["event_id"] != first)   # the description leads, even after an older close
     text_chars = sum(len(e["text"]) for e in kept)
