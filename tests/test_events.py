@@ -366,6 +366,10 @@ def test_issue_rules(events):
     opened_by_bot = [dict(e, actor="probot-stale") for e in events["Codertocat/Hello-World#1"]]
     assert iss.render_issue("x#1", opened_by_bot, iss.IssueConfig()).ledger[0]["rule"] == "bot"
     assert "[Truncated]" in iss.truncate_middle("\n".join(["x"] * 90), 80, 20, iss.TRUNCATED)
+    assert iss.render_issue("x#1", events["Codertocat/Hello-World#1"], iss.IssueConfig(min_text_chars=100),
+                            ({"codertocat"}, set())).ledger[0]["rule"] == "opt_out"
+    assert iss.render_issue("x#1", events["Codertocat/Hello-World#1"], iss.IssueConfig(min_text_chars=100),
+                            ({"octokit-fixture-org"}, {"psf/requests"})).text
     no_open = [e for e in events["Codertocat/Hello-World#1"] if e["action"] != "opened"]
     assert iss.render_issue("x#1", no_open, iss.IssueConfig()).ledger[0]["rule"] == "no_opened_event"
 
@@ -419,3 +423,11 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
     events, files = read("events", "events").repartition(3, "event_id"), read("ingest", "files").repartition(1)
     again = conversation_tables(events, files, config.conversations, config.filter.opt_out, config.seed)[2]
     assert digest(again) == digest(read("conversations", "documents"))
+
+
+def test_review_before_opened_is_left_out(events, commits):
+    early = [dict(e) for e in events["psf/requests#1"]]
+    early[1]["created_at"] = early[0]["created_at"].replace(year=2020)   # the review, before the PR opened
+    outcome = render(early, commits)
+    assert outcome.text and "<pr_review>" not in outcome.text
+    assert ("30000000002", "before_opened") in [(r["id"], r["rule"]) for r in outcome.ledger]
