@@ -195,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
         manifest matches the current config, inputs and code is skipped; a stage killed midway
         resumes from its last committed shard. Without CONFIG the built-in default sample corpus is
         used and the run lives in runs/sample. Ends with a summary: files in, files kept, drops by
-        rule, and where the output tables are.""")
+        rule, and where the output tables are. Pull requests and issues: add `events` and
+        `conversations` to `stages` and set sources.gharchive (GH Archive *.json.gz files); see
+        docs/pull-requests-issues.md.""")
     p.add_argument("config", nargs="?", help="YAML run config (default: the built-in sample, every stage)")
     p.set_defaults(func=cmd_run)
 

@@ -16,12 +16,15 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.format.conversation_config import ConversationsConfig
 from codecorpus.format.tokenizer import TokenizerConfig
-from codecorpus.mix.stage import MixConfig
 from codecorpus.instruct.config import InstructConfig
+from codecorpus.mix.stage import MixConfig
 from codecorpus.pii.config import PiiConfig
 
-STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
+STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "mix", "format", "pack")
+# The stages a config runs by default; events and conversations need GitHub event data (sources.gharchive).
+REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
 class Section(BaseModel):
@@ -35,6 +38,9 @@ class SourcesConfig(Section):
         "Folders of repositories: each entry `repo_depth` levels down is one repository "
         "(a folder, a git repository, or a .tar/.tar.gz/.tgz/.zip archive)."))
     repo_depth: int = Field(2, ge=1, le=4, description="2 for <owner>/<repo> layouts, 1 for flat ones.")
+    gharchive: list[str] = Field(default_factory=list, description=(
+        "GitHub event data in the GH Archive layout for the events stage: hourly *.json.gz files, folders "
+        "of them or globs (any Hadoop path: local, hdfs://, s3a://)."))
 
 
 class IngestConfig(Section):
@@ -69,7 +75,8 @@ class AnnotateConfig(Section):
 class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
-    stages: list[str] = Field(default_factory=lambda: list(STAGE_ORDER), description="Stages to run, in order.")
+    stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
+        "Stages to run, in order; add events and conversations (after annotate) for pull requests and issues."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -85,6 +92,8 @@ class RunConfig(Section):
     pack: PackConfig = Field(default_factory=PackConfig, description="Packed training sequences.")
     instruct: InstructConfig = Field(default_factory=InstructConfig,
                                      description="OSS-Instruct data from the kept files (`codecorpus instruct`).")
+    conversations: ConversationsConfig = Field(default_factory=ConversationsConfig,
+                                               description="Pull-request and issue documents from events.")
 
     @field_validator("stages")
     @classmethod

@@ -16,6 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
+from codecorpus.format.conversations import conversation_tables
 from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
 from codecorpus.format.tokenizer import with_token_counts
@@ -23,6 +24,7 @@ from codecorpus.ledger import rejects, union_all
 from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix
 from codecorpus.mix.stage import apply_plan, keep_everything, language_stats, run_tokenizer, saved_tokenizer
 from codecorpus.pii.redact import redact_files
+from codecorpus.sources.gharchive import list_event_files, read_event_files
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
 from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
 
@@ -73,6 +75,28 @@ def annotate(ctx: StageContext) -> StageResult:
     labelled = labelled.persist(StorageLevel.DISK_ONLY)
     files, repos = detect_licenses(labelled, ctx.inputs["repos"], cfg.license)
     return StageResult({"files": tables.conform(files, "files"), "repos": repos})
+
+
+def list_event_units(config: RunConfig) -> list[Unit]:
+    if not config.sources.gharchive:
+        raise ValueError("the events stage needs sources.gharchive: GH Archive hourly files (*.json.gz), "
+                         "folders of them or globs")
+    from pyspark.sql import SparkSession
+    return list_event_files(SparkSession.getActiveSession(), config.sources.gharchive)
+
+
+def events_stage(ctx: StageContext) -> StageResult:
+    records = read_event_files(ctx.spark, ctx.units).persist(StorageLevel.DISK_ONLY)
+    dropped = records.where(F.col("kind") == "reject").select("id", "id_kind", "rule", "value", "detail")
+    return StageResult({"events": tables.conform(records.where(F.col("kind") == "event"), "events")},
+                       dropped.withColumn("stage", F.lit(None).cast("string")))
+
+
+def conversations_stage(ctx: StageContext) -> StageResult:
+    prs, issues, documents, dropped = conversation_tables(ctx.inputs["events"], ctx.inputs["files"],
+                                                          ctx.config.conversations, ctx.config.filter.opt_out,
+                                                          ctx.seed)
+    return StageResult({"pull_requests": prs, "issues": issues, "documents": documents}, dropped)
 
 
 def filter_stage(ctx: StageContext) -> StageResult:
@@ -139,6 +163,13 @@ STAGES = {
                     doc="Read repositories (folders, git, archives) into files and repos."),
     "annotate": Stage("annotate", ("files", "repos"), ("files", "repos"), annotate, ("annotate",), (FILE_BALANCE,),
                       doc="Language, vendor, generated and documentation labels, quality signals, licenses."),
+    "events": Stage("events", (), ("events",), events_stage, ("sources",),
+                    (Balance("units", "events", "source_file", "event_file"),), list_units=list_event_units,
+                    doc="GH Archive event files into the events table (the five PR and issue event types)."),
+    "conversations": Stage("conversations", ("events", "files"), ("pull_requests", "issues", "documents"),
+                           conversations_stage, ("conversations", "filter"),
+                           (Balance("events", "documents", "event_id", "event", merged="source_ids"),),
+                           doc="Pull requests and issues: StarCoder2's filters, text rules and templates."),
     "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
                     doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination."),
     "dedup": Stage("dedup", ("files",), ("files", "clusters"), dedup, ("dedup",), (FILE_BALANCE,),

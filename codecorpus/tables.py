@@ -17,6 +17,8 @@ SORT_KEYS = {
     "documents": ["doc_id"],
     "clusters": ["file_id"],
     "events": ["event_id"],
+    "pull_requests": ["pr_id"],
+    "issues": ["issue_id"],
     "pii": ["file_id", "start"],
     "contamination": ["benchmark"],
     "plan": ["kind", "name"],

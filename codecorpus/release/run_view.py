@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 
-from codecorpus.config import STAGE_ORDER
+from codecorpus.config import REPO_STAGES, STAGE_ORDER
 from codecorpus.storage import Storage
 
 
@@ -59,7 +59,8 @@ def open_run(spark: SparkSession, run_dir: str) -> RunView:
             view.absent[stage] = "manifest unreadable (half-written?)"
             continue
         if text is None:
-            view.absent[stage] = "started but not finished (no manifest)" if started else "did not run"
+            if started or stage in REPO_STAGES:   # an event stage a repository run never asked for is not "absent"
+                view.absent[stage] = "started but not finished (no manifest)" if started else "did not run"
             continue
         try:
             manifest = json.loads(text)
