@@ -9,8 +9,6 @@ Each packed sequence is written as one Megatron "document". Ids are uint16 when 
 from __future__ import annotations
 
 import struct
-from typing import Iterator
-
 import fsspec
 import numpy as np
 import pandas as pd

@@ -9,10 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from codecorpus.format.tokenizer import (TokenizerConfig, check_special_tokens, train_tokenizer,
-                                         with_token_counts)
+from codecorpus.format.tokenizer import TokenizerConfig, check_special_tokens, train_tokenizer
 from codecorpus.ledger import rejects, union_all
-from codecorpus.mix.planner import Mix, load_mix, parse_tokens, plan_mix
+from codecorpus.mix.planner import Mix, parse_tokens
 from codecorpus.storage import Storage
 
 UNKNOWN = "(unknown)"
