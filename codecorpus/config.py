@@ -53,6 +53,10 @@ class FormatConfig(Section):
     fim_rate: float = Field(0.5, ge=0, le=1, description="Share of repositories that are FIM candidates.")
     fragment_fim_rate: float = Field(0.5, ge=0, le=1, description="Share of files of a FIM repository transformed.")
     fim_spm_rate: float = Field(0.5, ge=0, le=1, description="Share of FIM files in SPM rather than PSM order.")
+    fim_mode: Literal["char", "syntax"] = Field("char", description=(
+        "char: StarCoder2's random character split. syntax: the middle is a whole tree-sitter node "
+        "(statement, function, class) where a grammar parses the file, else char."))
+    fim_parse_time_limit_s: float = Field(1.0, gt=0, description="Per-file parse time limit of syntax FIM.")
     max_doc_chars: int = Field(4_000_000, ge=1000, description=(
         "No document is longer: a larger repository is split on file boundaries, a huge file on lines."))
 

@@ -23,13 +23,14 @@ def real_files():
     """(path, content) of real Python and C files from the small sample corpus."""
     root = build_sample("small") / "repos"
     paths = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".c") and p.is_file())[:40]
-    return [(str(p.relative_to(root)), p.read_text(encoding="utf-8", errors="replace")) for p in paths]
+    return [(str(p.relative_to(root)), p.read_text(encoding="utf-8", errors="replace"),
+             "Python" if p.suffix == ".py" else "C") for p in paths]
 
 
 def test_seeded_draw_rates_over_ten_thousand_ids():
     cfg = FormatConfig()
     counts = {"metadata": 0, "fim_repo": 0, "fim_file": 0, "fim_files_seen": 0, "spm": 0}
-    files = [("a.py", "x = 1\n" * 20)] * 2
+    files = [("a.py", "x = 1\n" * 20, "Python")] * 2
     for i in range(10_000):
         text, meta = render_repository(f"repo/{i}", files, rng_for(7, f"repo/{i}"), rng_for(7, f"doc{i}"), cfg)
         counts["metadata"] += meta["with_metadata"]
@@ -53,13 +54,38 @@ def test_every_template_parses_back_to_the_files(real_files, metadata, fim, spm)
     assert meta["fim_files"] == (len(real_files) if fim else 0)
     if metadata:
         assert repo == "pypi/example"
-        assert chunks == [f"{path}\n{content}" for path, content in real_files]
+        assert chunks == [f"{path}\n{content}" for path, content, _ in real_files]
     else:
-        assert repo is None and chunks == [content for _, content in real_files]
+        assert repo is None and chunks == [content for _, content, _ in real_files]
     if fim:
         marker = tokens.FIM_PREFIX + tokens.FIM_SUFFIX
         spm_chunks = sum(c.startswith(marker) for c in text.split(tokens.FILE_SEP)[1:])
         assert (spm_chunks == len(real_files)) if spm else (spm_chunks < len(real_files))
+
+
+def named_spans(node):
+    spans, stack = set(), [node]
+    while stack:
+        node = stack.pop()
+        spans.add((node.start_byte, node.end_byte))
+        stack.extend(node.named_children)
+    return spans
+
+
+def test_syntax_fim_middles_are_whole_syntax_nodes(real_files):
+    import tree_sitter_language_pack as tslp
+    cfg = FormatConfig(metadata_rate=0, fim_rate=1, fragment_fim_rate=1, fim_spm_rate=0, fim_mode="syntax")
+    python = [f for f in real_files if f[2] == "Python" and f[1].strip()][:15]
+    text, meta = render_repository("pypi/x", python, rng_for(2, "r"), rng_for(2, "d"), cfg)
+    assert meta["fim_syntax_spans"] == meta["fim_files"] == len(python)
+    parser = tslp.get_parser("python")
+    for chunk, (_, content, _) in zip(text[: -len(tokens.ENDOFTEXT)].split(tokens.FILE_SEP)[1:], python):
+        prefix, rest = chunk[len(tokens.FIM_PREFIX):].split(tokens.FIM_SUFFIX, 1)
+        suffix, middle = rest.split(tokens.FIM_MIDDLE, 1)
+        assert prefix + middle + suffix == content
+        start = len(prefix.encode())
+        end = start + len(middle.encode())
+        assert middle.strip() and (start, end) in named_spans(parser.parse(content.encode()).root_node)
 
 
 def test_the_repo_name_header_is_never_transformed(real_files):
@@ -69,7 +95,7 @@ def test_the_repo_name_header_is_never_transformed(real_files):
 
 
 def test_split_lines_cuts_on_line_boundaries_and_joins_back(real_files):
-    for _, content in real_files:
+    for _, content, _ in real_files:
         pieces = split_lines(content, 500)
         assert "".join(pieces) == content
         assert all(len(p) <= 500 for p in pieces)
@@ -140,7 +166,7 @@ def test_megatron_files_round_trip(tmp_path):
 def test_a_trained_tokenizer_reserves_every_special_token_and_round_trips(real_files):
     from codecorpus.format.tokenizer import new_bpe_trainer
     tokenizer, trainer = new_bpe_trainer(1000)
-    tokenizer.train_from_iterator((c for _, c in real_files), trainer)
+    tokenizer.train_from_iterator((c for _, c, _ in real_files), trainer)
     vocab = tokenizer.get_vocab()
     assert [vocab[t] for t in tokens.ALL_SPECIAL_TOKENS] == list(range(len(tokens.ALL_SPECIAL_TOKENS)))
     text, _ = render_repository("pypi/x", real_files[:3], rng_for(0, "r"), rng_for(0, "d"),

@@ -186,6 +186,15 @@ def parse_signals(text: str, language: str | None, cfg: SignalConfig) -> tuple[s
     if len(data) > cfg.max_parse_bytes:
         return "too_large", None, None, None
     deadline = time.monotonic() + cfg.parse_time_limit_s
+    status, tree = parse_tree(data, grammar, deadline)
+    if tree is None:
+        return status, None, None, None
+    return _walk(tree, len(data), deadline)
+
+
+def parse_tree(data: bytes, grammar: str, deadline: float):
+    """("ok", tree), or ("timeout" | "failed", None): a parse cancelled at ``deadline`` (tree-sitter's
+    progress callback checks it while parsing; some grammars can hang)."""
     try:
         parser = _parser(grammar)
         tree = parser.parse(lambda offset, _point: data[offset:offset + 65536],
@@ -193,12 +202,12 @@ def parse_signals(text: str, language: str | None, cfg: SignalConfig) -> tuple[s
     except Exception:   # a cancelled parse raises ValueError; a broken grammar anything: signals, not job failures
         if time.monotonic() > deadline:
             _parser(grammar).reset()  # a cancelled parse leaves state behind
-            return "timeout", None, None, None
-        return "failed", None, None, None
+            return "timeout", None
+        return "failed", None
     if tree is None:
         parser.reset()
-        return "timeout", None, None, None
-    return _walk(tree, len(data), deadline)
+        return "timeout", None
+    return "ok", tree
 
 
 def _walk(tree, n_bytes: int, deadline: float):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from typing import Iterator
 
 import pandas as pd
@@ -22,6 +23,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from codecorpus import tokens
+from codecorpus.annotate.signals import grammar_for, parse_tree
 from codecorpus.config import FormatConfig
 
 
@@ -30,32 +32,69 @@ def rng_for(seed: int, unit_id: str) -> random.Random:
     return random.Random(int.from_bytes(hashlib.sha1(f"{seed}\0{unit_id}".encode()).digest()[:8], "big"))
 
 
-def fim_transform(text: str, rng: random.Random, spm_rate: float) -> str:
-    """Megatron's character-level FIM permutation of one file (prefix/middle/suffix)."""
-    lo, hi = sorted(rng.randint(0, len(text)) for _ in range(2))
+def fim_transform(text: str, rng: random.Random, spm_rate: float, span: tuple[int, int] | None = None) -> str:
+    """Megatron's FIM permutation of one file chunk into prefix/middle/suffix: the middle is ``span``
+    when given (syntax mode), else two character positions drawn at random."""
+    lo, hi = span if span else sorted(rng.randint(0, len(text)) for _ in range(2))
     prefix, middle, suffix = text[:lo], text[lo:hi], text[hi:]
     if rng.random() < spm_rate:
         return f"{tokens.FIM_PREFIX}{tokens.FIM_SUFFIX}{suffix}{tokens.FIM_MIDDLE}{prefix}{middle}"
     return f"{tokens.FIM_PREFIX}{prefix}{tokens.FIM_SUFFIX}{suffix}{tokens.FIM_MIDDLE}{middle}"
 
 
-def render_repository(repo_name: str, files: list[tuple[str, str]], repo_rng: random.Random,
+def syntax_span(code: str, language: str | None, rng: random.Random, time_limit_s: float) -> tuple[int, int] | None:
+    """A random whole syntax node of ``code`` as a character span: a named node that starts a line
+    (after indentation) and ends one, e.g. a statement, a function or a class. None when the language
+    has no grammar, the parse fails or runs out of time, or no node qualifies."""
+    grammar = grammar_for(language)
+    if grammar is None or not code:
+        return None
+    data = code.encode("utf-8")
+    deadline = time.monotonic() + time_limit_s
+    status, tree = parse_tree(data, grammar, deadline)
+    if tree is None:
+        return None
+    candidates, stack = [], list(tree.root_node.named_children)
+    while stack and len(candidates) < 50_000 and time.monotonic() < deadline:
+        node = stack.pop()
+        start, end = node.start_byte, node.end_byte
+        line_start = data.rfind(b"\n", 0, start) + 1
+        if (end > start and not node.has_error and not data[line_start:start].strip()
+                and (end == len(data) or data[end:end + 1] in (b"\n", b"\r"))):
+            candidates.append((start, end))
+        stack.extend(node.named_children)
+    if not candidates:
+        return None
+    start, end = rng.choice(sorted(candidates))
+    if len(data) == len(code):      # ASCII: bytes are characters
+        return start, end
+    return len(data[:start].decode("utf-8", "ignore")), len(data[:end].decode("utf-8", "ignore"))
+
+
+def render_repository(repo_name: str, files: list[tuple[str, str, str | None]], repo_rng: random.Random,
                       file_rng: random.Random, cfg: FormatConfig) -> tuple[str, dict]:
-    """Render ``files`` [(path, content)], already in document order, as one training document.
+    """Render ``files`` [(path, content, language)], already in document order, as one training document.
     ``repo_rng`` draws the repository's choices (metadata, FIM candidate), so every document of a split
     repository makes the same ones; ``file_rng`` draws the per-file FIM choices of this document."""
     with_metadata = repo_rng.random() < cfg.metadata_rate
     fim_repo = repo_rng.random() < cfg.fim_rate
     parts = [f"{tokens.REPO_NAME}{repo_name}"] if with_metadata else []
-    fim_files = 0
-    for path, content in files:
-        chunk = f"{path}\n{content}" if with_metadata else content
+    fim_files = syntax_spans = 0
+    for path, content, language in files:
+        header = f"{path}\n" if with_metadata else ""
+        chunk = header + content
         if fim_repo and file_rng.random() < cfg.fragment_fim_rate:
-            chunk = fim_transform(chunk, file_rng, cfg.fim_spm_rate)
+            span = syntax_span(content, language, file_rng, cfg.fim_parse_time_limit_s) \
+                if cfg.fim_mode == "syntax" else None
+            if span:
+                span = (span[0] + len(header), span[1] + len(header))
+                syntax_spans += 1
+            chunk = fim_transform(chunk, file_rng, cfg.fim_spm_rate, span)
             fim_files += 1
         parts.append(f"{tokens.FILE_SEP}{chunk}")
     text = "".join(parts) + tokens.ENDOFTEXT
-    return text, {"with_metadata": with_metadata, "fim_candidate": fim_repo, "fim_files": fim_files}
+    return text, {"with_metadata": with_metadata, "fim_candidate": fim_repo, "fim_files": fim_files,
+                  "fim_syntax_spans": syntax_spans}
 
 
 def undo_fim(chunk: str) -> str:
@@ -94,7 +133,7 @@ def _render_batches(batches: Iterator[pd.DataFrame], seed: int, cfg: FormatConfi
         for repo_name, chunk, items in zip(batch["repo_name"], batch["chunk"], batch["items"]):
             items = sorted(items, key=lambda item: (item["order_key"], item["file_id"], item["piece"]))
             doc_id = hashlib.sha1(f"{repo_name}\0{chunk}".encode()).hexdigest()
-            text, meta = render_repository(repo_name, [(i["path"], i["content"]) for i in items],
+            text, meta = render_repository(repo_name, [(i["path"], i["content"], i["language"]) for i in items],
                                            rng_for(seed, repo_name), rng_for(seed, doc_id), cfg)
             rows.append({
                 "doc_id": doc_id, "source": "repo_context", "repo_name": repo_name,
