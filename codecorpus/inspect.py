@@ -72,7 +72,36 @@ def stage_stats(runner) -> str:
                   .orderBy("kind").collect())
         lines.append("pii redactions by kind:")
         lines += [f"    {r['kind']:<30} {r['count']:>9}" for r in counts]
+    if runner.manifest("annotate"):
+        lines += syntax_stats(runner.spark.read.parquet(runner.table_path("annotate", "files")))
     return "\n".join(lines)
+
+
+def syntax_stats(files) -> list[str]:
+    """tree-sitter signals per language (annotate): parsed share and the quartiles of the parse-error
+    rate, comment fraction and functions per file. One small row per language reaches the driver."""
+    def quartiles(column: str):
+        return F.percentile_approx(column, [0.25, 0.5, 0.75], 1000).alias(column)
+
+    rows = (files.where(F.col("parse_status").isin("ok", "timeout", "failed", "too_large"))
+            .groupBy("language")
+            .agg(F.count("*").alias("files"), F.avg((F.col("parse_status") == "ok").cast("int")).alias("parsed"),
+                 quartiles("parse_error_rate"), quartiles("comment_fraction"), quartiles("function_count"))
+            .orderBy(F.desc("files"), "language").collect())
+    if not rows:
+        return []
+
+    def show(values, fmt):
+        return "/".join(format(v, fmt) for v in values) if values else "-"
+
+    lines = ["tree-sitter signals per language (quartiles 25/50/75 of parsed files):",
+             f"    {'language':<16} {'files':>6} {'parsed':>7}  {'parse errors':<20} {'comment fraction':<20} "
+             "functions/file"]
+    for r in rows:
+        lines.append(f"    {r['language'] or '(unknown)':<16} {r['files']:>6} {r['parsed']:>7.1%}  "
+                     f"{show(r['parse_error_rate'], '.3f'):<20} {show(r['comment_fraction'], '.2f'):<20} "
+                     f"{show(r['function_count'], '.0f')}")
+    return lines
 
 
 def why(runner, repo_path: str) -> str:

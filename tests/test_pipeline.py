@@ -66,6 +66,8 @@ def test_summary_stats_and_why(sample_run, capsys):
     for stage in REPO_STAGES:
         assert stage in out
     assert "pii redactions by kind:" in out and "email" in out
+    syntax = out[out.index("tree-sitter signals per language"):]
+    assert "Python" in syntax and "Rust" in syntax and "functions/file" in syntax
 
 
 def test_redacted_files_still_parse(sample_run):
