@@ -1,4 +1,4 @@
-"""Repo-context rendering, FIM, mixes, the planner and Megatron files, without Spark: seeded draw rates
+"""Repo-context rendering, FIM, mixes, the planner and Megatron files, mostly without Spark: seeded draw rates
 over many ids, the round trip of every template on real files, and the planner's arithmetic."""
 import subprocess
 import sys
@@ -174,3 +174,11 @@ def test_a_trained_tokenizer_reserves_every_special_token_and_round_trips(real_f
     ids = tokenizer.encode(text, add_special_tokens=False).ids
     assert tokenizer.decode(ids, skip_special_tokens=False) == text
     assert ids[0] == vocab[tokens.REPO_NAME] and ids[-1] == vocab[tokens.ENDOFTEXT]
+
+
+def test_a_tokenizer_sample_of_a_small_corpus_takes_every_file(spark):
+    from codecorpus.format.tokenizer import TokenizerConfig, training_sample
+    files = spark.createDataFrame([(f"id{i}", "x = 1\n" * i) for i in range(1, 30)], "file_id string, content string")
+    assert training_sample(files, TokenizerConfig(train_sample_chars=10**9), 1).count() == 29
+    some = training_sample(files, TokenizerConfig(train_sample_chars=1000), 1).count()
+    assert 0 < some < 29

@@ -47,10 +47,10 @@ def training_sample(files: DataFrame, cfg: TokenizerConfig, seed: int) -> DataFr
     total = files.agg(F.sum(F.length("content"))).first()[0] or 0
     share = min(1.0, cfg.train_sample_chars / total) if total else 1.0
     rank = F.xxhash64(F.lit(seed), F.col("file_id"))
-    # xxhash64 is uniform over the signed 64-bit range: keep the lowest `share` of it.
-    threshold = int(-(2**63) + share * (2**64 - 1))
-    return (files.where(rank <= F.lit(threshold)).select(rank.alias("rank"), "file_id", "content")
-            .orderBy("rank", "file_id"))
+    if share < 1.0:
+        # xxhash64 is uniform over the signed 64-bit range: keep the lowest `share` of it.
+        files = files.where(rank < F.lit(min(2**63 - 1, -(2**63) + int(share * 2**64))))
+    return files.select(rank.alias("rank"), "file_id", "content").orderBy("rank", "file_id")
 
 
 def train_tokenizer(files: DataFrame, cfg: TokenizerConfig, seed: int) -> str:
