@@ -17,6 +17,8 @@ from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
 from codecorpus.pii.config import PiiConfig
+from codecorpus.s3.config import S3Config
+from codecorpus.sources.stack_v2 import StackV2Config
 
 STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
 
@@ -32,6 +34,8 @@ class SourcesConfig(Section):
         "Folders of repositories: each entry `repo_depth` levels down is one repository "
         "(a folder, a git repository, or a .tar/.tar.gz/.tgz/.zip archive)."))
     repo_depth: int = Field(2, ge=1, le=4, description="2 for <owner>/<repo> layouts, 1 for flat ones.")
+    stack_v2: StackV2Config | None = Field(None, description=(
+        "The Stack v2: an index of files whose contents are fetched from S3 (docs/s3.md)."))
 
 
 class IngestConfig(Section):
@@ -68,6 +72,8 @@ class RunConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
+    s3: S3Config = Field(default_factory=S3Config, description=(
+        "How to reach S3: endpoint, region, profile, anonymous, requester pays, concurrency, retries."))
 
     @field_validator("stages")
     @classmethod

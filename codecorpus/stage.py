@@ -27,6 +27,7 @@ class StageContext:
     seed: int
     units: list[Unit] = field(default_factory=list)   # source stages: this shard's units
     scratch_dir: str = ""            # a run-private directory for checkpoints
+    previous: dict[str, DataFrame] = field(default_factory=dict)   # source stages: what earlier runs committed
 
 
 @dataclass
