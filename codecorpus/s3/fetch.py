@@ -45,6 +45,7 @@ class Blob:
     rule: str | None = None       # set when data is None
     value: str | None = None
     attempts: int = 0
+    compressed: int = 0           # bytes transferred for the successful attempt
 
 
 class _Retry(Exception):
@@ -141,7 +142,8 @@ class BlobFetcher:
         last, integrity_failures = "", 0
         for attempt in range(1, cfg.max_attempts + 1):
             try:
-                return Blob(blob_id, self._get_checked(blob_id), attempts=attempt)
+                data, compressed = self._get_checked(blob_id)
+                return Blob(blob_id, data, attempts=attempt, compressed=compressed)
             except _Integrity as exc:
                 integrity_failures += 1
                 if integrity_failures >= INTEGRITY_ATTEMPTS:
@@ -159,7 +161,7 @@ class BlobFetcher:
         return Blob(blob_id, rule="blob_unavailable", attempts=cfg.max_attempts,
                     value=f"{last}; retry budget of {cfg.max_attempts} attempts spent")
 
-    def _get_checked(self, blob_id: str) -> bytes:
+    def _get_checked(self, blob_id: str) -> tuple[bytes, int]:
         key = self.key_template.format(blob_id=blob_id)
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key, **self.extra)
@@ -177,7 +179,7 @@ class BlobFetcher:
         digest = hashlib.sha1(data).hexdigest()
         if digest != blob_id:
             raise _Integrity("blob_checksum", f"decoded bytes have SHA-1 {digest}")
-        return data
+        return data, len(raw)
 
 
 _fetchers: dict[tuple, BlobFetcher] = {}

@@ -66,22 +66,16 @@ def committed_objects(uri: str, cfg: S3Config) -> list[str]:
     return keys
 
 
-def mirror(uri: str, cfg: S3Config, cache: Path) -> Path:
+def mirror(uri: str, cfg: S3Config, cache: Path) -> list[str]:
     """Download the committed objects of the table at ``uri`` into ``cache`` (skipping unchanged ones);
-    returns the local path to read (a folder, or a file for a single-object URI)."""
+    returns the local Parquet files to read."""
     bucket, prefix = split_uri(uri)
     client = s3_client(cfg, botocore_retries=True)
     local_root = cache / bucket / prefix.strip("/")
     keys = committed_objects(uri, cfg)
     if keys == [""]:
-        return _download(client, bucket, prefix, local_root)
-    wanted = set()
-    for rel in keys:
-        _download(client, bucket, _join(prefix, rel), local_root / rel)
-        wanted.add(rel)
-    for stale in [p for p in local_root.rglob("*.parquet") if p.relative_to(local_root).as_posix() not in wanted]:
-        stale.unlink()       # files of an older version must not be read with the new ones
-    return local_root
+        return [str(_download(client, bucket, prefix, local_root))]
+    return [str(_download(client, bucket, _join(prefix, rel), local_root / rel)) for rel in keys]
 
 
 def _download(client, bucket: str, key: str, dest: Path) -> Path:
@@ -98,7 +92,7 @@ def _download(client, bucket: str, key: str, dest: Path) -> Path:
 
 
 def read_table(spark: SparkSession, uri: str, cfg: S3Config, cache: Path) -> DataFrame:
-    return spark.read.parquet(str(mirror(uri, cfg, cache)))
+    return spark.read.parquet(*mirror(uri, cfg, cache))
 
 
 def write_table(df: DataFrame, uri: str, cfg: S3Config, num_files: int, sort_by: list[str]) -> dict:

@@ -59,12 +59,12 @@ class StackV2Config(BaseModel):
 
 def load_index(spark: SparkSession, cfg: StackV2Config, s3: S3Config) -> DataFrame:
     """One row per file whatever the layout, with `file_id` added; fails naming missing columns."""
-    path = cfg.index
-    if is_s3(path) and not path.startswith("s3a://"):
+    paths = [cfg.index]
+    if is_s3(cfg.index) and not cfg.index.startswith("s3a://"):
         from codecorpus.s3.objects import mirror
         from codecorpus.sources.sample import cache_root
-        path = str(mirror(path, s3, cache_root() / "s3"))
-    return flatten_index(spark.read.parquet(path), cfg.index)
+        paths = mirror(cfg.index, s3, cache_root() / "s3")
+    return flatten_index(spark.read.parquet(*paths), cfg.index)
 
 
 def flatten_index(index: DataFrame, origin: str = "index") -> DataFrame:
@@ -197,3 +197,12 @@ def _repos(index: DataFrame) -> DataFrame:
         F.coalesce(biggest("star_events_count", "bigint"), F.lit(0)).alias("star_events_count"),
         F.coalesce(biggest("fork_events_count", "bigint"), F.lit(0)).alias("fork_events_count"),
         biggest("gha_license_id"), F.count("*").alias("num_files")), "repos")
+
+
+def index_totals(spark: SparkSession, cfg: StackV2Config, s3: S3Config, max_bytes: int) -> dict:
+    """Files, distinct blobs under the size limit, and their decoded bytes: the inputs of an estimate."""
+    index = load_index(spark, cfg, s3)
+    size = F.col("length_bytes") if "length_bytes" in index.columns else F.lit(0)
+    blobs = index.where((size < max_bytes) | size.isNull()).groupBy("blob_id").agg(F.max(size).alias("size"))
+    row = blobs.agg(F.count("*").alias("blobs"), F.sum("size").alias("bytes")).first()
+    return {"files": index.count(), "blobs": row["blobs"], "bytes": row["bytes"] or 0}
