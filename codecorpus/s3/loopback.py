@@ -207,3 +207,22 @@ class LoopbackS3:
     @property
     def endpoint(self) -> str:
         return self.proxy.endpoint
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m codecorpus.s3.loopback --upstream HOST:PORT [--latency S] [--throttle SHARE]`: run a
+    proxy in its own process (benchmarks keep it off the measured process's GIL); prints its port."""
+    import argparse
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--throttle", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    host, port = args.upstream.rsplit(":", 1)
+    proxy = FaultProxy((host, int(port)), Faults(latency=args.latency, throttle=args.throttle)).start()
+    print(proxy.server.server_address[1], flush=True)
+    proxy.thread.join()
+
+
+if __name__ == "__main__":
+    main()
