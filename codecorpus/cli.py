@@ -133,6 +133,15 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from codecorpus.s3.objects import publish_run
+    config = load_config(args.config)
+    runner = _runner(config)
+    for table, manifest in publish_run(runner, args.to, config.s3).items():
+        print(f"{args.to.rstrip('/')}/{table}: {len(manifest['objects'])} files, version {manifest['version']}")
+    return 0
+
+
 def print_summary(runner) -> None:
     from codecorpus.inspect import run_summary
     print(run_summary(runner))
@@ -219,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="skip the S3 access check that runs when the config has sources.stack_v2")
     p.set_defaults(func=cmd_validate)
+
+    p = command("publish", "Copy a run's latest tables and its ledger to S3 through boto3 (no hadoop-aws).", """\
+        Each table goes to URI/<table>/ as Parquet under a fresh version prefix, then a _manifest.json
+        naming those files replaces the previous one: readers (codecorpus.s3.objects.read_table) never
+        see a half-written table. S3 settings come from the config's `s3` section.""")
+    p.add_argument("config", help="YAML run config (its run_dir is the run to publish)")
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    p.set_defaults(func=cmd_publish)
 
     p = command("estimate", "Before a big Stack v2 fetch: blobs, bytes, S3 requests, cost and time.", """\
         Checks access on a few blobs (as validate does), timing them, then counts the index's files,

@@ -54,7 +54,7 @@ def ingest(ctx: StageContext) -> StageResult:
         parts.append(ingest_local(ctx, local))
     if remote:
         parts.append(stack_v2.ingest_stack_v2(ctx.spark, remote, ctx.config.sources.stack_v2, ctx.config.s3,
-                                              ctx.config.ingest.max_file_bytes, ctx.previous.get("files")))
+                                              ctx.config.ingest.max_file_bytes, ctx.previous("files")))
     files, repos, dropped = (union_all([p[i] for p in parts]) for i in range(3))
     return StageResult({"files": files, "repos": repos}, dropped)
 

@@ -27,7 +27,8 @@ class StageContext:
     seed: int
     units: list[Unit] = field(default_factory=list)   # source stages: this shard's units
     scratch_dir: str = ""            # a run-private directory for checkpoints
-    previous: dict[str, DataFrame] = field(default_factory=dict)   # source stages: what earlier runs committed
+    # Source stages: a table as earlier runs of this stage committed it (None if never), read on demand.
+    previous: Callable[[str], DataFrame | None] = lambda table: None
 
 
 @dataclass

@@ -121,3 +121,19 @@ def write_table(df: DataFrame, uri: str, cfg: S3Config, num_files: int, sort_by:
     for start in range(0, len(stale), 1000):
         client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale[start:start + 1000]]})
     return manifest
+
+
+def publish_run(runner, uri: str, cfg: S3Config) -> dict[str, dict]:
+    """Write the latest version of every table of a finished run, and its ledger, under ``uri``
+    (``uri/<table>/``), each committed by its own manifest. Returns the manifests by table."""
+    from codecorpus import tables
+    from codecorpus.inspect import _latest_outputs, _manifests
+    spark, root = runner.spark, uri.rstrip("/")
+    published = {}
+    for table, path in sorted(_latest_outputs(runner, _manifests(runner)).items()):
+        published[table] = write_table(spark.read.parquet(path), f"{root}/{table}", cfg,
+                                       runner.config.files_per_table, tables.SORT_KEYS[table])
+    ledgers = [runner.ledger_path(m["stage"]) for m in _manifests(runner)]
+    published["ledger"] = write_table(spark.read.parquet(*ledgers), f"{root}/ledger", cfg,
+                                      runner.config.files_per_table, tables.SORT_KEYS["ledger"])
+    return published
