@@ -6,10 +6,11 @@ the repository-grouped `-ids` one (one row per repository with a `files` list). 
 (stars, forks, dates, GitHub license and ids) fills the columns that local ingest leaves null or 0;
 language and license labels are left to `annotate`, so every later stage runs as for local sources.
 
-Units are repositories, listed on the driver from the index (names and a signature of their
-paths and blob ids); contents are fetched inside Spark tasks (`mapInArrow` over index rows partitioned
-by blob_id, so each distinct blob is fetched once per batch) by a `BlobFetcher` built once per Python worker. Blobs that earlier runs already fetched
-(the stage's previous output, finished shards of any earlier attempt) are reused, not fetched again.
+Units are repositories, listed on the driver from the index (names and a signature of their paths
+and blob ids). Contents are fetched inside Spark tasks: `mapInArrow` over index rows partitioned by
+blob_id and sorted, so each distinct blob is fetched once, by a `BlobFetcher` built once per Python
+worker. Blobs that earlier runs already fetched (the stage's previous output, finished shards of any
+earlier attempt) are reused, not fetched again.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ FILE_METADATA = ("directory_id", "snapshot_id", "revision_id", "branch_name", "v
 FETCHED = pa.schema([("_content", pa.string()), ("_encoding", pa.string()), ("_content_id", pa.string()),
                      ("_length", pa.int64()), ("_rule", pa.string()), ("_value", pa.string())])
 FETCHED_DDL = "_content string, _encoding string, _content_id string, _length bigint, _rule string, _value string"
+SLICE_ROWS = 1024
 KNOWN = {"content": "_known_content", "src_encoding": "_known_encoding", "content_id": "_known_content_id",
          "length_bytes": "_known_length"}
 
@@ -95,15 +97,21 @@ def list_units(spark: SparkSession, cfg: StackV2Config, s3: S3Config) -> list[Un
 def fetch_batches(batches: Iterator[pa.RecordBatch], s3_json: str, bucket: str, key_template: str,
                   max_bytes: int) -> Iterator[pa.RecordBatch]:
     """mapInArrow body: index rows in, the same rows out with the FETCHED columns added. Each distinct
-    blob of a batch that is neither skipped nor known from an earlier run is fetched once."""
+    blob of a slice that is neither skipped nor known from an earlier run is fetched once; slices
+    bound the memory held by fetched contents."""
     fetcher = blob_fetcher(S3Config.model_validate_json(s3_json), bucket, key_template, max_bytes)
     for batch in batches:
-        rows = batch.select(["blob_id", "_skip", "_declared", *KNOWN.values()]).to_pylist()
-        wanted = {r["blob_id"]: r["_declared"] for r in rows if r["_skip"] is None and r["_known_content"] is None}
-        blobs = {blob.blob_id: _blob_columns(blob, wanted[blob.blob_id]) for blob in fetcher.stream(wanted)}
-        out = [_known_columns(r) if r["_known_content"] is not None else blobs.get(r["blob_id"], {}) for r in rows]
-        columns = [pa.array([o.get(f.name) for o in out], f.type) for f in FETCHED]
-        yield pa.RecordBatch.from_arrays(batch.columns + columns, schema=pa.schema(list(batch.schema) + list(FETCHED)))
+        for start in range(0, batch.num_rows, SLICE_ROWS):
+            yield _fetch_slice(batch.slice(start, SLICE_ROWS), fetcher)
+
+
+def _fetch_slice(batch: pa.RecordBatch, fetcher) -> pa.RecordBatch:
+    rows = batch.select(["blob_id", "_skip", "_declared", *KNOWN.values()]).to_pylist()
+    wanted = {r["blob_id"]: r["_declared"] for r in rows if r["_skip"] is None and r["_known_content"] is None}
+    blobs = {blob.blob_id: _blob_columns(blob, wanted[blob.blob_id]) for blob in fetcher.stream(wanted)}
+    out = [_known_columns(r) if r["_known_content"] is not None else blobs.get(r["blob_id"], {}) for r in rows]
+    columns = [pa.array([o.get(f.name) for o in out], f.type) for f in FETCHED]
+    return pa.RecordBatch.from_arrays(batch.columns + columns, schema=pa.schema(list(batch.schema) + list(FETCHED)))
 
 
 def _known_columns(row: dict) -> dict:
@@ -122,12 +130,13 @@ def _blob_columns(blob, declared: str | None) -> dict:
 
 
 def fetch_contents(rows: DataFrame, s3: S3Config, cfg: StackV2Config, max_bytes: int) -> DataFrame:
-    """``rows`` with FETCHED_DDL columns; rows of one blob land in one task, so it is fetched once."""
+    """``rows`` with FETCHED_DDL columns. Rows of one blob land in one task, next to each other (sorted),
+    so it is fetched once (twice at most, when its rows straddle two slices)."""
     spark = rows.sparkSession
     parallelism = spark.sparkContext.defaultParallelism * 2
     s3_json, bucket, template = s3.model_dump_json(), cfg.bucket, cfg.key_template
     schema = StructType(rows.schema.fields + StructType.fromDDL(FETCHED_DDL).fields)
-    return (rows.repartition(parallelism, "blob_id")
+    return (rows.repartition(parallelism, "blob_id").sortWithinPartitions("blob_id")
             .mapInArrow(lambda batches: fetch_batches(batches, s3_json, bucket, template, max_bytes), schema))
 
 
