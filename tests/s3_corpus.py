@@ -33,6 +33,9 @@ BAD = {
     "hang": ("debian/php-psr-log", "Psr/Log/LoggerInterface.php", "blob_unavailable"),
 }
 SECRET = "codecorpus-test-secret-never-logged"
+# Credentials for the driver (and, in the ingest tests, the Python workers); no ~/.aws files are read.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "codecorpus-test-key", "AWS_SECRET_ACCESS_KEY": SECRET,
+           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
 # Transient faults every good blob must survive: 30% of GETs fail in one of five ways.
 TRANSIENT = dict(throttle=0.12, error_500=0.05, reset=0.05, short_body=0.05, slow=0.03, slow_seconds=0.2,
                  hang_seconds=3.0, seed=7)

@@ -2,6 +2,7 @@
 on loopback behind the fault-injecting proxy."""
 import os
 
+import boto3
 import pytest
 import yaml
 
@@ -10,10 +11,8 @@ from codecorpus.s3 import objects
 from codecorpus.s3.fetch import BlobFetcher
 from codecorpus.s3.loopback import Faults
 from codecorpus.s3.preflight import check_access
-from tests.s3_corpus import BUCKET, INDEX_BUCKET, SECRET, s3_config, start_world
-
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "codecorpus-test-key", "AWS_SECRET_ACCESS_KEY": SECRET,
-           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+from codecorpus.sources.local import file_id
+from tests.s3_corpus import AWS_ENV, BUCKET, INDEX_BUCKET, SECRET, s3_config, start_world
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,10 @@ def world(tmp_path_factory):
     yield w
     w.s3.__exit__()
     for key, value in saved.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def test_fetcher_survives_transient_faults_and_names_permanent_ones(world):
@@ -39,8 +41,7 @@ def test_fetcher_survives_transient_faults_and_names_permanent_ones(world):
         if row["blob_id"] in world.bad_blobs:
             assert (blob.rule, blob.data) == (world.bad_blobs[row["blob_id"]], None), row["path"]
         else:
-            assert blob.rule is None and blob.data == world.raw[__import__("codecorpus.sources.local",
-                fromlist=["file_id"]).file_id(row["repo_name"], row["path"])], row["path"]
+            assert blob.rule is None and blob.data == world.raw[file_id(row["repo_name"], row["path"])], row["path"]
     retried = [b for b in blobs.values() if b.attempts > 1 and b.rule is None]
     assert retried, "no good blob needed a retry: the faults did not bite"
 
@@ -60,7 +61,7 @@ def test_a_failed_table_write_leaves_readers_on_the_previous_version(spark, worl
     assert objects.read_table(spark, uri, cfg, tmp_path / "c2").count() == 50
     manifest = objects.write_table(spark.range(0, 9).selectExpr("cast(id as string) as id"), uri, cfg, 2, ["id"])
     assert objects.read_table(spark, uri, cfg, tmp_path / "c1").count() == 9      # the stale cache is refreshed
-    client = __import__("boto3").client("s3", endpoint_url=world.s3.direct_endpoint, region_name="us-east-1")
+    client = boto3.client("s3", endpoint_url=world.s3.direct_endpoint, region_name="us-east-1")
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=INDEX_BUCKET, Prefix="tables/numbers/")["Contents"]}
     assert keys == {"tables/numbers/_manifest.json"} | {f"tables/numbers/{o['key']}" for o in manifest["objects"]}
     text = client.get_object(Bucket=INDEX_BUCKET, Key="tables/numbers/_manifest.json")["Body"].read().decode()

@@ -4,6 +4,7 @@ Every good blob arrives byte-identical to a fault-free run; every bad one is in 
 import os
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -16,11 +17,9 @@ from codecorpus.s3.loopback import Faults
 from codecorpus.sources.decode import decode
 from codecorpus.sources.local import file_id
 from tests.helpers import ledger, table
-from tests.s3_corpus import INDEX_BUCKET, SECRET, start_world
+from tests.s3_corpus import AWS_ENV, INDEX_BUCKET, SECRET, s3_config, start_world
 
 MAX_BYTES = 30_000      # test_six.py, six.py and documentation/index.rst are larger
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "codecorpus-test-key", "AWS_SECRET_ACCESS_KEY": SECRET,
-           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +149,6 @@ def test_a_rerun_fetches_only_the_missing_blobs(spark, faulty, world, tmp_path):
 
 def test_a_run_is_published_to_s3_table_by_table(spark, clean, world, tmp_path):
     from codecorpus.s3.objects import publish_run, read_table
-    from tests.s3_corpus import s3_config
     cfg = s3_config(world)
     manifests = publish_run(clean, f"s3://{INDEX_BUCKET}/runs/clean", cfg)
     assert set(manifests) == {"files", "repos", "ledger"}
@@ -162,7 +160,7 @@ def test_credentials_and_endpoints_never_reach_outputs(faulty, clean, world):
     runner, _, messages = faulty
     secrets = [SECRET, world.s3.endpoint.split("//")[1], world.s3.direct_endpoint.split("//")[1], "127.0.0.1"]
     for run in (runner, clean):
-        for path in (p for p in __import__("pathlib").Path(run.root).rglob("*") if p.is_file()):
+        for path in (p for p in Path(run.root).rglob("*") if p.is_file()):
             if path.suffix in (".json", ".txt", ".md", ""):
                 text = path.read_text(errors="replace")
                 assert not any(s in text for s in secrets), path
