@@ -61,6 +61,39 @@ def cmd_validate(args) -> int:
     print(f"{args.config or 'defaults'}: valid. Stages: {', '.join(config.stages)}; run directory: {config.run_dir}")
     if args.show:
         print(json.dumps(config.model_dump(mode="json"), indent=2))
+    if config.sources.stack_v2 and not args.offline:
+        report = _stack_v2_access(config)
+        if not report.ok:
+            print("S3 access check FAILED:\n  " + "\n  ".join(report.problems), file=sys.stderr)
+            return 1
+        print(f"S3 access: {report.fetched} of {report.sampled} sampled blobs fetched, decoded and checked "
+              f"({report.seconds_per_blob:.3f}s per blob one at a time, gzip ratio {report.compression:.2f})")
+    return 0
+
+
+def _stack_v2_access(config: RunConfig):
+    from codecorpus.s3.preflight import check_access
+    src = config.sources.stack_v2
+    return check_access(src.index, src.bucket, src.key_template, config.s3, config.ingest.max_file_bytes)
+
+
+def cmd_estimate(args) -> int:
+    from codecorpus.s3.preflight import estimate
+    from codecorpus.sources.stack_v2 import index_totals
+    config = load_config(args.config)
+    if not config.sources.stack_v2:
+        raise ValueError(f"{args.config} has no sources.stack_v2: there is nothing to fetch from S3")
+    report = _stack_v2_access(config)
+    if not report.ok:
+        print("S3 access check FAILED:\n  " + "\n  ".join(report.problems), file=sys.stderr)
+        return 1
+    spark = _spark(config)
+    totals = index_totals(spark, config.sources.stack_v2, config.s3, config.ingest.max_file_bytes)
+    tasks = args.tasks or spark.sparkContext.defaultParallelism
+    result = estimate(totals["files"], totals["blobs"], totals["bytes"], report, config.s3, tasks)
+    print("\n".join(result.lines()))
+    print(f"(time assumes {tasks} concurrent tasks x s3.concurrency {config.s3.concurrency} blobs in flight, "
+          f"each as slow as the sampled {report.seconds_per_blob:.3f}s per blob; throttling lowers it)")
     return 0
 
 
@@ -156,6 +189,15 @@ def cmd_instruct(args) -> int:
             responses = args.responses or [f"{wf.paths.generate}/responses.jsonl"]
             report = workflow.build_dataset(wf, responses)
     print(json.dumps(report, indent=1, sort_keys=True))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from codecorpus.s3.objects import publish_run
+    config = load_config(args.config)
+    runner = _runner(config)
+    for table, manifest in publish_run(runner, args.to, config.s3).items():
+        print(f"{args.to.rstrip('/')}/{table}: {len(manifest['objects'])} files, version {manifest['version']}")
     return 0
 
 
@@ -293,10 +335,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\
-        Errors name the key, the bad value and what is allowed. Top-level keys:""", "\n" + keys)
+        Errors name the key, the bad value and what is allowed. With sources.stack_v2, also checks
+        S3 access on a few blobs of the index (credentials, region, bucket, permissions) and says in
+        words what is wrong. Top-level keys:""", "\n" + keys)
     p.add_argument("config", nargs="?", help="YAML run config (default: the built-in defaults)")
     p.add_argument("--show", action="store_true", help="print the full config with every default filled in")
+    p.add_argument("--offline", action="store_true",
+                   help="skip the S3 access check that runs when the config has sources.stack_v2")
     p.set_defaults(func=cmd_validate)
+
+    p = command("publish", "Copy a run's latest tables and its ledger to S3 through boto3 (no hadoop-aws).", """\
+        Each table goes to URI/<table>/ as Parquet under a fresh version prefix, then a _manifest.json
+        naming those files replaces the previous one: readers (codecorpus.s3.objects.read_table) never
+        see a half-written table. S3 settings come from the config's `s3` section.""")
+    p.add_argument("config", help="YAML run config (its run_dir is the run to publish)")
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    p.set_defaults(func=cmd_publish)
+
+    p = command("estimate", "Before a big Stack v2 fetch: blobs, bytes, S3 requests, cost and time.", """\
+        Checks access on a few blobs (as validate does), timing them, then counts the index's files,
+        distinct blobs and bytes with Spark, and prices the fetch at S3 list prices (GETs and transfer
+        out to the internet; in-region EC2 pays no transfer). Time assumes --tasks concurrent Spark
+        tasks (default: Spark's default parallelism), each with s3.concurrency blobs in flight.""")
+    p.add_argument("config", help="YAML run config with sources.stack_v2")
+    p.add_argument("--tasks", type=int, help="concurrent Spark tasks on the cluster that will fetch")
+    p.set_defaults(func=cmd_estimate)
     return parser
 
 

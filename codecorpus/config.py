@@ -21,6 +21,8 @@ from codecorpus.format.tokenizer import TokenizerConfig
 from codecorpus.instruct.config import InstructConfig
 from codecorpus.mix.stage import MixConfig
 from codecorpus.pii.config import PiiConfig
+from codecorpus.s3.config import S3Config
+from codecorpus.sources.stack_v2 import StackV2Config
 
 STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "mix", "format", "pack")
 # The stages a config runs by default; events and conversations need GitHub event data (sources.gharchive).
@@ -41,6 +43,8 @@ class SourcesConfig(Section):
     gharchive: list[str] = Field(default_factory=list, description=(
         "GitHub event data in the GH Archive layout for the events stage: hourly *.json.gz files, folders "
         "of them or globs (any Hadoop path: local, hdfs://, s3a://)."))
+    stack_v2: StackV2Config | None = Field(None, description=(
+        "The Stack v2: an index of files whose contents are fetched from S3 (docs/s3.md)."))
 
 
 class IngestConfig(Section):
@@ -98,6 +102,8 @@ class RunConfig(Section):
                                      description="OSS-Instruct data from the kept files (`codecorpus instruct`).")
     conversations: ConversationsConfig = Field(default_factory=ConversationsConfig,
                                                description="Pull-request and issue documents from events.")
+    s3: S3Config = Field(default_factory=S3Config, description=(
+        "How to reach S3: endpoint, region, profile, anonymous, requester pays, concurrency, retries."))
 
     @field_validator("stages")
     @classmethod

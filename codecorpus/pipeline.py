@@ -25,6 +25,7 @@ from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix
 from codecorpus.mix.stage import apply_plan, keep_everything, language_stats, run_tokenizer, saved_tokenizer
 from codecorpus.pii.redact import redact_files
 from codecorpus.sources.gharchive import list_event_files, read_event_files
+from codecorpus.sources import stack_v2
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
 from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
 
@@ -36,21 +37,39 @@ def source_roots(config: RunConfig) -> list[str]:
     if config.sources.sample:
         from codecorpus.sources.sample import build_sample
         roots.append(str(build_sample(config.sources.sample) / "repos"))
-    if not roots:
-        raise ValueError("the config names no sources: set sources.sample (small, default, large) "
-                         "or sources.local (folders of repositories)")
+    if not roots and not config.sources.stack_v2:
+        raise ValueError("the config names no sources: set sources.sample (small, default, large), "
+                         "sources.local (folders of repositories) or sources.stack_v2 (an index)")
     return roots
 
 
 def list_units(config: RunConfig) -> list[Unit]:
-    return list_repositories(source_roots(config), config.sources.repo_depth)
+    units = list_repositories(source_roots(config), config.sources.repo_depth)
+    if config.sources.stack_v2:
+        from codecorpus.session import get_spark
+        units += stack_v2.list_units(get_spark(), config.sources.stack_v2, config.s3)
+    return units
 
 
 def ingest(ctx: StageContext) -> StageResult:
+    """Local repositories and The Stack v2's, whichever this shard holds."""
+    local = [u for u in ctx.units if u.kind != stack_v2.UNIT_KIND]
+    remote = [u for u in ctx.units if u.kind == stack_v2.UNIT_KIND]
+    parts = []
+    if local:
+        parts.append(ingest_local(ctx, local))
+    if remote:
+        parts.append(stack_v2.ingest_stack_v2(ctx.spark, remote, ctx.config.sources.stack_v2, ctx.config.s3,
+                                              ctx.config.ingest.max_file_bytes, ctx.previous("files")))
+    files, repos, dropped = (union_all([p[i] for p in parts]) for i in range(3))
+    return StageResult({"files": files, "repos": repos}, dropped)
+
+
+def ingest_local(ctx: StageContext, local_units: list[Unit]):
     spark = ctx.spark
-    units = spark.createDataFrame([asdict(u) for u in ctx.units],
+    units = spark.createDataFrame([asdict(u) for u in local_units],
                                   "unit_id string, location string, kind string, signature string")
-    parallelism = max(1, min(len(ctx.units), spark.sparkContext.defaultParallelism * 4))
+    parallelism = max(1, min(len(local_units), spark.sparkContext.defaultParallelism * 4))
     max_bytes = ctx.config.ingest.max_file_bytes
     records = (units.repartition(parallelism, "unit_id")
                .mapInArrow(lambda batches: read_units_batches(batches, max_bytes), RECORD_DDL)
@@ -62,8 +81,8 @@ def ingest(ctx: StageContext) -> StageResult:
     files = records.where(F.col("kind") == "file").withColumn("committer_date", F.col("revision_date"))
     repos = records.where(F.col("kind") == "repo")
     dropped = records.where(F.col("kind") == "reject").select("id", "id_kind", "rule", "value", "detail")
-    return StageResult({"files": tables.conform(files, "files"), "repos": tables.conform(repos, "repos")},
-                       dropped.withColumn("stage", F.lit(None).cast("string")))
+    return (tables.conform(files, "files"), tables.conform(repos, "repos"),
+            dropped.withColumn("stage", F.lit(None).cast("string")))
 
 
 def annotate(ctx: StageContext) -> StageResult:
@@ -160,7 +179,7 @@ def pack(ctx: StageContext) -> StageResult:
 STAGES = {
     "ingest": Stage("ingest", (), ("files", "repos"), ingest, ("sources", "ingest"),
                     (Balance("units", "repos", "repo_name", "repo"),), list_units=list_units,
-                    doc="Read repositories (folders, git, archives) into files and repos."),
+                    doc="Read repositories (folders, git, archives, The Stack v2 index + S3 blobs) into files and repos."),
     "annotate": Stage("annotate", ("files", "repos"), ("files", "repos"), annotate, ("annotate",), (FILE_BALANCE,),
                       doc="Language, vendor, generated and documentation labels, quality signals, licenses."),
     "events": Stage("events", (), ("events",), events_stage, ("sources",),

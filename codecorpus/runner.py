@@ -142,7 +142,20 @@ class Runner:
 
     def _context(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
         return StageContext(self.spark, self.config, frames, self.config.seed, units,
-                            scratch_dir=f"{self.root}/work/{stage.name}-scratch")
+                            scratch_dir=f"{self.root}/work/{stage.name}-scratch",
+                            previous=lambda table: self._previous(stage, table))
+
+    def _previous(self, stage: Stage, table: str) -> DataFrame | None:
+        """``table`` as earlier runs of a source stage committed it: its last output and the finished
+        shards of any attempt, so a re-run can reuse work (e.g. blobs already fetched from S3)."""
+        work = f"{self.root}/work"
+        attempts = [f"{work}/{a}" for a in self.store.listdir(work)
+                    if a.startswith(f"{stage.name}-") and a != f"{stage.name}-scratch"]
+        shards = [f"{a}/{s}" for a in attempts for s in self.store.listdir(a)
+                  if not s.endswith(".tmp") and self.store.exists(f"{a}/{s}/_COMMITTED")]
+        paths = [p for p in [self.table_path(stage.name, table), *(f"{s}/{table}" for s in shards)]
+                 if self.store.exists(p)]
+        return self.spark.read.parquet(*paths) if paths else None
 
     def _run_sharded(self, stage: Stage, units: list[Unit], fingerprint: str) -> StageResult:
         """Run a source stage shard by shard; each shard commits on its own, so a killed run resumes

@@ -27,6 +27,8 @@ class StageContext:
     seed: int
     units: list[Unit] = field(default_factory=list)   # source stages: this shard's units
     scratch_dir: str = ""            # a run-private directory for checkpoints
+    # Source stages: a table as earlier runs of this stage committed it (None if never), read on demand.
+    previous: Callable[[str], DataFrame | None] = lambda table: None
 
 
 @dataclass

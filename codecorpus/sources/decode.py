@@ -18,10 +18,16 @@ class Decoded:
     value: str | None = None
 
 
-def decode(raw: bytes) -> Decoded:
+def decode(raw: bytes, declared: str | None = None) -> Decoded:
+    """``declared``: an encoding the source already names (The Stack v2's `src_encoding`), tried first."""
     nul = raw.find(b"\0")
     if nul >= 0:
         return Decoded(rule="binary", value=f"NUL byte at offset {nul}")
+    if declared and declared.upper().replace("_", "-") not in ("UTF-8", "UTF8", "ASCII", "UTF-8-SIG"):
+        try:
+            return Decoded(raw.decode(declared), declared.upper())
+        except (UnicodeDecodeError, LookupError):
+            pass
     if raw.startswith(codecs.BOM_UTF8):
         try:
             return Decoded(raw[len(codecs.BOM_UTF8):].decode("utf-8"), "UTF-8-SIG")

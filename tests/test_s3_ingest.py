@@ -1,0 +1,170 @@
+"""The Stack v2 through the normal config: an index (flat, or `-ids` on s3://) and gzip blobs on a real
+S3 server on loopback, behind a proxy injecting throttling, 500s, resets, slow and short responses.
+Every good blob arrives byte-identical to a fault-free run; every bad one is in the ledger with its rule."""
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from codecorpus import tables
+from codecorpus.config import parse_config
+from codecorpus.pipeline import STAGES
+from codecorpus.runner import Runner
+from codecorpus.s3.loopback import Faults
+from codecorpus.sources.decode import decode
+from codecorpus.sources.local import file_id
+from tests.helpers import ledger, table
+from tests.s3_corpus import AWS_ENV, INDEX_BUCKET, SECRET, s3_config, start_world
+
+MAX_BYTES = 30_000      # test_six.py, six.py and documentation/index.rst are larger
+
+
+@pytest.fixture(scope="module")
+def world(spark, tmp_path_factory):
+    """The loopback world, with credentials in the driver's environment and the Python workers'."""
+    saved = {k: os.environ.get(k) for k in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    spark.sparkContext.environment.update(AWS_ENV)
+    w = start_world(tmp_path_factory.mktemp("s3world"))
+    yield w
+    w.s3.__exit__()
+    for key, value in saved.items():
+        spark.sparkContext.environment.pop(key, None)
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def stack_v2_runner(spark, run_dir, world, index: str, stages=("ingest",), messages=None) -> Runner:
+    config = parse_config({"run_dir": str(run_dir), "stages": list(stages), "files_per_table": 2,
+                           "sources": {"stack_v2": {"index": index}}, "s3": world.s3_config(),
+                           "ingest": {"shards": 1, "max_file_bytes": MAX_BYTES}})
+    return Runner(config, spark, STAGES, progress=(messages.append if messages is not None else lambda m: None))
+
+
+def expected_rules(world) -> dict[str, str]:
+    """file_id -> the ledger rule each index row must end with (good rows are absent)."""
+    out = {}
+    for row in world.files:
+        fid, raw = file_id(row["repo_name"], row["path"]), world.raw[file_id(row["repo_name"], row["path"])]
+        if row["length_bytes"] >= MAX_BYTES:
+            out[fid] = "too_large"
+        elif row["blob_id"] in world.bad_blobs:
+            out[fid] = world.bad_blobs[row["blob_id"]]
+        elif decode(raw).rule:
+            out[fid] = decode(raw).rule
+    return out
+
+
+@pytest.fixture(scope="module")
+def faulty(spark, world, tmp_path_factory):
+    world.s3.proxy.faults = world.faults()
+    world.s3.proxy.reset_counts()
+    messages = []
+    runner = stack_v2_runner(spark, tmp_path_factory.mktemp("faulty") / "run", world, str(world.index_dir),
+                             messages=messages)
+    runner.run()
+    return runner, Counter(world.s3.proxy.injected), messages
+
+
+@pytest.fixture(scope="module")
+def clean(spark, world, tmp_path_factory):
+    """Fault-free, from the repository-grouped `-ids` index on s3://, then annotate as it is."""
+    world.s3.proxy.faults = Faults()
+    runner = stack_v2_runner(spark, tmp_path_factory.mktemp("clean") / "run", world,
+                             f"s3://{INDEX_BUCKET}/the-stack-v2-train-smol-ids/data/",
+                             stages=["ingest", "annotate"])
+    runner.run()
+    return runner
+
+
+def test_faults_were_injected(faulty):
+    _, injected, _ = faulty
+    for kind in ("throttle", "error_500", "reset", "short_body", "slow", "denied", "hang"):
+        assert injected[kind] > 0, (kind, injected)
+
+
+def test_every_good_blob_arrives_and_every_bad_one_is_ledgered(faulty, world):
+    runner, _, _ = faulty
+    expected = expected_rules(world)
+    assert set(expected.values()) >= {"blob_missing", "blob_denied", "blob_corrupt_gzip", "blob_checksum",
+                                      "blob_unavailable", "too_large"}
+    files = {r["file_id"]: r for r in table(runner, "ingest", "files").select(
+        "file_id", "blob_id", "content", "length_bytes", "src_encoding").collect()}
+    dropped = {r["id"]: r["rule"] for r in ledger(runner, "ingest").collect()}
+    every = {file_id(r["repo_name"], r["path"]) for r in world.files}
+    assert set(files) | set(dropped) == every and not set(files) & set(dropped)
+    assert dropped == expected
+    for fid, row in files.items():
+        raw = world.raw[fid]
+        assert row["content"] == decode(raw).text and row["length_bytes"] == len(raw)
+
+
+def test_the_index_metadata_fills_the_hosting_columns(faulty, world):
+    runner, _, _ = faulty
+    row = world.row("npm/debug", "package.json")
+    got = table(runner, "ingest", "files").where(F.col("file_id") == file_id("npm/debug", "package.json")).first()
+    for column in ("star_events_count", "fork_events_count", "gha_license_id", "github_id", "revision_id",
+                   "snapshot_id", "directory_id", "branch_name", "content_id"):
+        assert got[column] == row[column], column
+    repo = table(runner, "ingest", "repos").where(F.col("repo_name") == "npm/debug").first()
+    assert (repo["source_kind"], repo["star_events_count"], repo["gha_license_id"]) == ("stack_v2", row["star_events_count"], "MIT")
+
+
+def test_good_blobs_are_identical_to_a_fault_free_run_of_the_ids_layout(faulty, clean):
+    columns = ["file_id", "repo_name", "path", "blob_id", "content_id", "content", "src_encoding", "length_bytes",
+               "star_events_count", "fork_events_count", "revision_id", "visit_date"]
+    faulty_files = table(faulty[0], "ingest", "files").select(columns)
+    clean_files = table(clean, "ingest", "files").join(faulty_files.select("file_id"), "file_id", "left_semi").select(columns)
+    assert faulty_files.count() > 50
+    assert tables.digest(faulty_files) == tables.digest(clean_files)
+
+
+def test_later_stages_run_unchanged(clean):
+    assert clean.manifest("annotate")["outputs"]["files"]["rows"] == clean.manifest("ingest")["outputs"]["files"]["rows"]
+    languages = {r["language"] for r in table(clean, "annotate", "files").select("language").distinct().collect()}
+    assert {"JavaScript", "Python", "Go", "PHP"} <= languages
+
+
+def test_a_rerun_fetches_only_the_missing_blobs(spark, faulty, world, tmp_path):
+    """After the faults heal, a re-run of ingest (manifest removed) fetches exactly the blobs that did
+    not arrive; the ones that were only denied, failing or hanging now arrive."""
+    copy = tmp_path / "run"
+    shutil.copytree(faulty[0].root, copy)
+    (copy / "manifests" / "ingest.json").unlink()
+    world.s3.proxy.faults = Faults()
+    world.s3.proxy.reset_counts()
+    runner = stack_v2_runner(spark, copy, world, str(world.index_dir))
+    runner.run()
+    fetched = set(world.s3.proxy.requests)
+    assert fetched == {world.key_path(b) for b in world.bad_blobs}
+    healed = {r["rule"] for r in ledger(runner, "ingest").collect()}
+    assert "blob_denied" not in healed and "blob_unavailable" not in healed
+    assert {"blob_missing", "blob_corrupt_gzip", "blob_checksum"} <= healed
+
+
+def test_a_run_is_published_to_s3_table_by_table(spark, clean, world, tmp_path):
+    from codecorpus.s3.objects import publish_run, read_table
+    cfg = s3_config(world)
+    manifests = publish_run(clean, f"s3://{INDEX_BUCKET}/runs/clean", cfg)
+    assert set(manifests) == {"files", "repos", "ledger"}
+    back = read_table(spark, f"s3://{INDEX_BUCKET}/runs/clean/files", cfg, tmp_path)
+    assert tables.digest(back) == tables.digest(table(clean, "annotate", "files"))
+
+
+def test_credentials_and_endpoints_never_reach_outputs(faulty, clean, world):
+    runner, _, messages = faulty
+    secrets = [SECRET, world.s3.endpoint.split("//")[1], world.s3.direct_endpoint.split("//")[1], "127.0.0.1"]
+    for run in (runner, clean):
+        for path in (p for p in Path(run.root).rglob("*") if p.is_file()):
+            if path.suffix in (".json", ".txt", ".md", ""):
+                text = path.read_text(errors="replace")
+                assert not any(s in text for s in secrets), path
+        for stage in ("ingest",):
+            for row in ledger(run, stage).collect():
+                assert not any(s in f"{row['value']} {row['detail']}" for s in secrets), row
+    assert not any(s in m for m in messages for s in secrets)
