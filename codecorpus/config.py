@@ -16,9 +16,12 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.format.notebooks import NotebooksConfig
 from codecorpus.pii.config import PiiConfig
 
-STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "format")
+STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "format")
+# Stages of other sources: run when `stages` names them, not by default.
+OPTIONAL_STAGES = ("notebooks",)
 
 
 class Section(BaseModel):
@@ -57,7 +60,8 @@ class AnnotateConfig(Section):
 class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
-    stages: list[str] = Field(default_factory=lambda: list(STAGE_ORDER), description="Stages to run, in order.")
+    stages: list[str] = Field(default_factory=lambda: [s for s in STAGE_ORDER if s not in OPTIONAL_STAGES],
+                              description=f"Stages to run, in order ({', '.join(OPTIONAL_STAGES)} only when named).")
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -68,6 +72,7 @@ class RunConfig(Section):
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
+    notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
 
     @field_validator("stages")
     @classmethod

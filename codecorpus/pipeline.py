@@ -16,6 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
+from codecorpus.format import notebooks
 from codecorpus.format.repo_context import repo_documents
 from codecorpus.ledger import union_all
 from codecorpus.pii.redact import redact_files
@@ -109,6 +110,7 @@ STAGES = {
                    doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
                  doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
+    "notebooks": notebooks.STAGE,
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format",),
                     (Balance("files", "documents", merged="source_ids"),),
                     doc="Repository-context documents with metadata and repo-level FIM."),

@@ -19,7 +19,11 @@ SORT_KEYS = {
     "events": ["event_id"],
     "pii": ["file_id", "start"],
     "contamination": ["benchmark"],
+    "notebook_documents": ["doc_id"],
+    "ir_documents": ["doc_id"],
 }
+# Tables that share another table's schema (documents of other sources, written beside repo documents).
+SCHEMA_OF = {"notebook_documents": "documents", "ir_documents": "documents"}
 
 
 class SchemaError(ValueError):
@@ -34,7 +38,7 @@ def _schema_dir():
 
 @lru_cache(maxsize=None)
 def schema_doc(table: str) -> dict:
-    path = _schema_dir() / f"{table}.json"
+    path = _schema_dir() / f"{SCHEMA_OF.get(table, table)}.json"
     if not path.is_file():
         raise SchemaError(f"no schema for table {table!r} (expected {table}.json in schemas/)")
     return json.loads(path.read_text())

@@ -1,0 +1,142 @@
+"""Jupyter notebooks in StarCoder2's script and structured formats (reference §1.4), on jupytext's real
+test notebooks (tests/notebook_fixtures.py). Expected texts are written by hand from the reference's
+templates, token by token."""
+import json
+import shutil
+
+import pytest
+from pyspark.sql import functions as F
+
+from codecorpus import tokens
+from codecorpus.config import parse_config
+from codecorpus.format import notebooks as nb
+from codecorpus.pipeline import STAGES
+from codecorpus.runner import Runner
+from tests.notebook_fixtures import notebook_dir
+
+CFG = nb.NotebooksConfig()
+
+
+@pytest.fixture(scope="module")
+def real():
+    root = notebook_dir()
+    return lambda name: (root / name).read_text(encoding="utf-8")
+
+
+def documents(content, cfg=CFG):
+    docs, rejected = nb.render_notebook(content, cfg)
+    assert rejected is None, rejected
+    return {source: text for source, _, text in docs}
+
+
+def test_reference_tokens_are_the_tokens_module():
+    assert (tokens.JUPYTER_START, tokens.JUPYTER_TEXT, tokens.JUPYTER_CODE, tokens.JUPYTER_OUTPUT,
+            tokens.JUPYTER_SCRIPT, tokens.EMPTY_OUTPUT) == (
+        "<jupyter_start>", "<jupyter_text>", "<jupyter_code>", "<jupyter_output>", "<jupyter_script>",
+        "<empty_output>")
+
+
+def test_structured_merges_code_keeps_last_output_and_drops_trailing_markdown(real):
+    # markdown, code -> 3, markdown, code -> (1, 2), code -> (1, 2, 3), markdown
+    text = documents(real("ipynb_py/jupyter.ipynb"))["jupyter_structured"]
+    assert text == (
+        "<jupyter_start><jupyter_text># Jupyter notebook\n\nThis notebook is a simple jupyter notebook. It only "
+        "has markdown and code cells. And it does not contain consecutive markdown cells. We start with an "
+        "addition:<jupyter_code>a = 1\nb = 2\na + b<jupyter_output>3"
+        "<jupyter_text>Now we return a few tuples<jupyter_code>a, b\na, b, a+b<jupyter_output>(1, 2, 3)"
+        "<|endoftext|>")
+
+
+def test_structured_drops_a_leading_code_cell(real):
+    # code 1 + 1 -> 2 (dropped), markdown, code f, code f(5) -> 5, markdown, code 2 + 2 -> 4
+    text = documents(real("ipynb_py/Notebook with function and cell metadata 164.ipynb"))["jupyter_structured"]
+    assert text == (
+        "<jupyter_start><jupyter_text>A markdown cell\nAnd below, the cell for function f has non trivial cell "
+        "metadata. And the next cell as well.<jupyter_code>def f(x):\n    return x\nf(5)<jupyter_output>5"
+        "<jupyter_text>More text<jupyter_code>2 + 2<jupyter_output>4<|endoftext|>")
+
+
+def test_structured_empty_output(real):
+    text = documents(real("ipynb_py/sample_rise_notebook_66.ipynb"))["jupyter_structured"]
+    assert text == ("<jupyter_start><jupyter_text>A markdown cell<jupyter_code>1+1<jupyter_output><empty_output>"
+                    "<|endoftext|>")
+
+
+def test_structured_outputs_and_their_truncation(real):
+    content = real("ipynb_py/text_outputs_and_images.ipynb")
+    full = documents(content)["jupyter_structured"]
+    # Two display_data outputs of the group's last cell (the first cell's execute_result is not kept),
+    # images as their text/plain, an error as `name: value`.
+    assert ("<jupyter_output>   0\n0  5\n   0\n0  6<jupyter_text># Images<jupyter_code>%matplotlib inline\n"
+            "# First plot\n") in full
+    assert ("<jupyter_output><Figure size 432x288 with 1 Axes>\n<Figure size 432x288 with 1 Axes>"
+            "<jupyter_text># Errors<jupyter_code>undefined_variable<jupyter_output>NameError: name "
+            "'undefined_variable' is not defined<|endoftext|>") in full
+    assert "0  4" not in full and "iVBORw0KGgo" not in full
+    cut = documents(content, nb.NotebooksConfig(output_max_chars=8))["jupyter_structured"]
+    assert "<jupyter_output>   0\n0  [...]<jupyter_text># Images" in cut   # 8 characters kept
+    assert "<jupyter_output>NameErro[...]<|endoftext|>" in cut
+
+
+def test_script_in_the_notebooks_language(real):
+    script = documents(real("ipynb_py/jupyter.ipynb"))["jupyter_script"]
+    assert script == (
+        "<jupyter_script># # Jupyter notebook\n#\n# This notebook is a simple jupyter notebook. It only has "
+        "markdown and code cells. And it does not contain consecutive markdown cells. We start with an "
+        "addition:\n\na = 1\nb = 2\na + b\n\n# Now we return a few tuples\n\na, b\n\na, b, a+b\n\n"
+        "# And this is already the end of the notebook\n<|endoftext|>")
+    docs, rejected = nb.render_notebook(real("ipynb_R/ir_notebook.ipynb"), CFG)
+    assert rejected is None and [(s, lang) for s, lang, _ in docs] == [("jupyter_script", "r")]  # not Python
+    assert docs[0][2] == ("<jupyter_script># This is a jupyter notebook that uses the IR kernel.\n\n"
+                          "sum(1:10)\n\nplot(cars)\n\n\n<|endoftext|>")
+    rust = documents(real("ipynb_rust/evcxr_jupyter_tour.ipynb"))["jupyter_script"]
+    assert rust.startswith("<jupyter_script>// # Tour of the EvCxR Jupyter Kernel\n")
+
+
+def bad_shapes(real) -> dict[str, tuple[str, str]]:
+    """Real notebooks put in the bad shapes found in the wild, with the rule each must trip."""
+    good = real("ipynb_py/jupyter.ipynb")
+    future = json.loads(good) | {"nbformat": 5}
+    nul = json.loads(good)
+    nul["cells"][1]["source"] = ["a = 1\x00\x01\x02"]
+    return {
+        "truncated.ipynb": (good[: len(good) // 2], nb.INVALID_JSON),
+        "future.ipynb": (json.dumps(future), nb.UNKNOWN_NBFORMAT),
+        "nul.ipynb": (json.dumps(nul), nb.BINARY_CELL),
+        "images.ipynb": (real("ipynb_py/Notebook_with_R_magic.ipynb"), nb.HUGE_BASE64),   # 73 KB of PNG
+        "raw_only.ipynb": (real("ipynb_py/The flavors of raw cells.ipynb"), nb.EMPTY_NOTEBOOK),
+    }
+
+
+def test_bad_notebooks_get_a_rule_and_a_message(real):
+    cfg = nb.NotebooksConfig(max_base64_bytes=10_000)
+    for name, (content, rule) in bad_shapes(real).items():
+        docs, rejected = nb.render_notebook(content, cfg)
+        assert docs == [] and rejected.rule == rule, (name, rejected and rejected.rule)
+        assert str(rejected)
+    assert "nbformat 5" in str(nb.render_notebook(bad_shapes(real)["future.ipynb"][0], cfg)[1])
+
+
+def test_notebooks_stage_accounts_for_every_notebook(spark, tmp_path, real):
+    """ingest -> notebooks through the runner, whose balance check proves no notebook is lost."""
+    repo = tmp_path / "corpus" / "pypi" / "jupytext-1.16.4"
+    shutil.copytree(notebook_dir(), repo)
+    for name, (content, _) in bad_shapes(real).items():
+        (repo / "bad" / name).parent.mkdir(exist_ok=True)
+        (repo / "bad" / name).write_text(content)
+    (repo / "README.md").write_text("jupytext's test notebooks\n")   # not a notebook: not this stage's input
+    config = parse_config({"run_dir": str(tmp_path / "run"), "sources": {"local": [str(tmp_path / "corpus")]},
+                           "stages": ["ingest", "notebooks"], "files_per_table": 1, "ingest": {"shards": 1},
+                           "notebooks": {"max_base64_bytes": 10_000}})
+    reports = Runner(config, spark, STAGES, progress=lambda m: None).run()
+    manifest = reports[-1].manifest
+    run = tmp_path / "run"
+    docs = spark.read.parquet(str(run / "stages/notebooks/notebook_documents"))
+    by_source = {r["source"]: r["n"] for r in docs.groupBy("source").agg(F.count("*").alias("n")).collect()}
+    n_notebooks = len(list(repo.rglob("*.ipynb")))
+    dropped = manifest["drops_by_rule"]
+    assert set(dropped) == {nb.INVALID_JSON, nb.UNKNOWN_NBFORMAT, nb.BINARY_CELL, nb.HUGE_BASE64, nb.EMPTY_NOTEBOOK}
+    assert by_source["jupyter_script"] == n_notebooks - sum(dropped.values())
+    assert 0 < by_source["jupyter_structured"] < by_source["jupyter_script"]
+    ledger = spark.read.parquet(str(run / "ledger/notebooks"))
+    assert ledger.where(F.col("detail").contains("bad/future.ipynb: nbformat 5")).count() == 1
