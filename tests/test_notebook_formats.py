@@ -2,7 +2,6 @@
 test notebooks (tests/notebook_fixtures.py). Expected texts are written by hand from the reference's
 templates, token by token."""
 import json
-import shutil
 
 import pytest
 from pyspark.sql import functions as F
@@ -11,7 +10,8 @@ from codecorpus import tokens
 from codecorpus.config import parse_config
 from codecorpus.format import notebooks as nb
 from codecorpus.pipeline import STAGES
-from codecorpus.runner import Runner
+from codecorpus.runner import LedgerImbalance, Runner
+from codecorpus.tables import spark_schema
 from tests.notebook_fixtures import notebook_dir
 
 CFG = nb.NotebooksConfig()
@@ -118,25 +118,33 @@ def test_bad_notebooks_get_a_rule_and_a_message(real):
 
 
 def test_notebooks_stage_accounts_for_every_notebook(spark, tmp_path, real):
-    """ingest -> notebooks through the runner, whose balance check proves no notebook is lost."""
-    repo = tmp_path / "corpus" / "pypi" / "jupytext-1.16.4"
-    shutil.copytree(notebook_dir(), repo)
-    for name, (content, _) in bad_shapes(real).items():
-        (repo / "bad" / name).parent.mkdir(exist_ok=True)
-        (repo / "bad" / name).write_text(content)
-    (repo / "README.md").write_text("jupytext's test notebooks\n")   # not a notebook: not this stage's input
-    config = parse_config({"run_dir": str(tmp_path / "run"), "sources": {"local": [str(tmp_path / "corpus")]},
-                           "stages": ["ingest", "notebooks"], "files_per_table": 1, "ingest": {"shards": 1},
-                           "notebooks": {"max_base64_bytes": 10_000}})
-    reports = Runner(config, spark, STAGES, progress=lambda m: None).run()
-    manifest = reports[-1].manifest
-    run = tmp_path / "run"
-    docs = spark.read.parquet(str(run / "stages/notebooks/notebook_documents"))
-    by_source = {r["source"]: r["n"] for r in docs.groupBy("source").agg(F.count("*").alias("n")).collect()}
-    n_notebooks = len(list(repo.rglob("*.ipynb")))
-    dropped = manifest["drops_by_rule"]
-    assert set(dropped) == {nb.INVALID_JSON, nb.UNKNOWN_NBFORMAT, nb.BINARY_CELL, nb.HUGE_BASE64, nb.EMPTY_NOTEBOOK}
-    assert by_source["jupyter_script"] == n_notebooks - sum(dropped.values())
-    assert 0 < by_source["jupyter_structured"] < by_source["jupyter_script"]
-    ledger = spark.read.parquet(str(run / "ledger/notebooks"))
-    assert ledger.where(F.col("detail").contains("bad/future.ipynb: nbformat 5")).count() == 1
+    """Every .ipynb file reaches a document or a ledger row, checked by the runner's own balance check."""
+    root = notebook_dir()
+    files = [(f"nb{i:03d}", "pypi/jupytext-1.16.4", str(p.relative_to(root)), p.read_text(encoding="utf-8"))
+             for i, p in enumerate(sorted(root.rglob("*.ipynb")))]
+    files += [(f"bad-{name}", "pypi/jupytext-1.16.4", f"bad/{name}", content)
+              for name, (content, _) in bad_shapes(real).items()]
+    files.append(("readme", "pypi/jupytext-1.16.4", "README.md", "not a notebook: not this stage's input"))
+    frame = spark.createDataFrame(files, "file_id string, repo_name string, path string, content string")
+    documents, rejected = nb.notebook_documents(frame.repartition(3), nb.NotebooksConfig(max_base64_bytes=10_000))
+    documents, rejected = documents.toPandas(), rejected.toPandas()   # a few dozen small rows
+
+    by_rule = rejected.set_index("detail")["rule"].to_dict()
+    for name, (_, rule) in bad_shapes(real).items():
+        assert by_rule[next(d for d in by_rule if d.startswith(f"pypi/jupytext-1.16.4/bad/{name}:"))] == rule
+    assert "nbformat 5" in next(d for d in by_rule if "bad/future.ipynb" in d)
+    counts = documents["source"].value_counts()
+    assert counts["jupyter_script"] == len(files) - 1 - len(rejected)
+    assert 0 < counts["jupyter_structured"] < counts["jupyter_script"]
+    assert set(documents.columns) == {f.name for f in spark_schema("documents").fields}
+
+    runner = Runner(parse_config({"run_dir": str(tmp_path / "run")}), spark, STAGES, progress=lambda m: None)
+    as_frames = lambda pdf: spark.createDataFrame(pdf, spark_schema("documents") if pdf is documents else None)
+    ledger = rejected.drop(columns="stage").assign(stage="notebooks")
+    runner._check_balances(STAGES["notebooks"], {"files": frame}, [],
+                           {"notebook_documents": as_frames(documents)},
+                           spark.createDataFrame(ledger[["id", "id_kind", "rule"]]))
+    with pytest.raises(LedgerImbalance, match="1 file ids of files"):   # one notebook lost is caught
+        runner._check_balances(STAGES["notebooks"], {"files": frame}, [],
+                               {"notebook_documents": as_frames(documents)},
+                               spark.createDataFrame(ledger[["id", "id_kind", "rule"]].iloc[1:]))
