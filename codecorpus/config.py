@@ -16,12 +16,13 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.format.llvm_ir import IrConfig
 from codecorpus.format.notebooks import NotebooksConfig
 from codecorpus.pii.config import PiiConfig
 
-STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "format")
+STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "ir", "format")
 # Stages of other sources: run when `stages` names them, not by default.
-OPTIONAL_STAGES = ("notebooks",)
+OPTIONAL_STAGES = ("notebooks", "ir")
 
 
 class Section(BaseModel):
@@ -73,6 +74,7 @@ class RunConfig(Section):
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
     notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
+    ir: IrConfig = Field(default_factory=IrConfig, description="Source/LLVM IR pairs.")
 
     @field_validator("stages")
     @classmethod

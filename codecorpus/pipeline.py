@@ -16,7 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
-from codecorpus.format import notebooks
+from codecorpus.format import llvm_ir, notebooks
 from codecorpus.format.repo_context import repo_documents
 from codecorpus.ledger import union_all
 from codecorpus.pii.redact import redact_files
@@ -111,6 +111,7 @@ STAGES = {
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
                  doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
     "notebooks": notebooks.STAGE,
+    "ir": llvm_ir.STAGE,
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format",),
                     (Balance("files", "documents", merged="source_ids"),),
                     doc="Repository-context documents with metadata and repo-level FIM."),
