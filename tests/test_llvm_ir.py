@@ -1,5 +1,8 @@
-"""Source/LLVM IR pairs (reference §1.6) on real files of the small sample corpus: Rust from Debian's
-librust-*-dev packages, C++ headers from libfmt-dev, C from MarkupSafe's sdist."""
+"""Source/LLVM IR pairs (reference §1.6) on real files: Rust from the small sample corpus's Debian
+librust-*-dev packages, C++ headers from its libfmt-dev, and C and C++ programs numpy ships."""
+from pathlib import Path
+
+import numpy
 import pytest
 from pyspark.sql import functions as F
 
@@ -8,6 +11,7 @@ from codecorpus.format import llvm_ir as ir
 from codecorpus.sources.sample import build_sample
 
 CFG = ir.IrConfig()
+needs_clang = pytest.mark.skipif(ir.find_compiler("clang") is None, reason=ir.missing_compiler_message("clang", "C"))
 needs_rustc = pytest.mark.skipif(ir.find_compiler("rustc") is None, reason=ir.missing_compiler_message("rustc", "Rust"))
 
 
@@ -21,6 +25,25 @@ ANYHOW_BUILD = "debian/librust-anyhow-dev/build.rs"      # std only: compiles al
 LOG_KEY = "debian/librust-log-dev/src/kv/key.rs"        # std only, no main: a lib crate
 ANYHOW_TEST = "debian/librust-anyhow-dev/tests/test_fmt.rs"   # needs the anyhow crate
 FMT_ARGS = "debian/libfmt-dev/usr/include/fmt/args.h"  # includes "core.h" of its repository
+
+
+NUMPY = Path(numpy.__file__).parent
+NUMPY_C = NUMPY / "distutils/checks/cpu_sse.c"                      # SSE intrinsics, a main()
+NUMPY_CPP = NUMPY / "_core/tests/data/generate_umath_validation_data.cpp"   # the C++ standard library
+
+
+@needs_clang
+def test_clang_ir_of_real_c_and_cpp_programs():
+    for path, language in ((NUMPY_C, "C"), (NUMPY_CPP, "C++")):
+        raw = ir.compile_ir(path.read_text(), language, "size", CFG)
+        assert "clang version" in raw and "target triple" in raw and '"target-cpu"' in raw
+        clean = ir.normalise_ir(raw)
+        for gone in ("; ModuleID", "source_filename", "target triple", "target datalayout", "!llvm.ident",
+                     "!llvm.module.flags", "clang version", '"target-cpu"', '"target-features"', "wchar_size"):
+            assert gone not in clean, (path.name, gone)
+        assert "define dso_local" in clean and "@main(" in clean   # -fno-discard-value-names keeps names
+    c_ir = ir.normalise_ir(ir.compile_ir(NUMPY_C.read_text(), "C", "perf", CFG))
+    assert "optsize" not in c_ir and "optsize" in ir.normalise_ir(ir.compile_ir(NUMPY_C.read_text(), "C", "size", CFG))
 
 
 def test_format_rates_over_5000_ids():

@@ -57,7 +57,7 @@ OUT_OF_LINE_MOD = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*;", re.M)
 RUST_MAIN = re.compile(r"^\s*(pub\s+)?fn\s+main\s*\(", re.M)
 # Lines that name the machine or the toolchain rather than the program.
 DROPPED_LINE = re.compile(r'^(; ModuleID|source_filename|target datalayout|target triple|!llvm\.ident|'
-                          r'!llvm\.module\.flags|!\d+ = !\{!"(clang|rustc) version|'
+                          r'!llvm\.module\.flags|!\d+ = !\{!"[^"]*(clang|rustc) version|'
                           r'!\d+ = !\{i32 \d+, !"[^"]+", )')
 CPU_ATTRIBUTE = re.compile(r' "(target-cpu|target-features|tune-cpu)"="[^"]*"')
 
