@@ -21,8 +21,8 @@ from codecorpus.format.notebooks import NotebooksConfig
 from codecorpus.pii.config import PiiConfig
 
 STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "ir", "format")
-# Stages of other sources: run when `stages` names them, not by default.
-OPTIONAL_STAGES = ("notebooks", "ir")
+# The stages a config runs by default; notebooks and ir (other sources' documents) run when named.
+REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "format")
 
 
 class Section(BaseModel):
@@ -61,8 +61,8 @@ class AnnotateConfig(Section):
 class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
-    stages: list[str] = Field(default_factory=lambda: [s for s in STAGE_ORDER if s not in OPTIONAL_STAGES],
-                              description=f"Stages to run, in order ({', '.join(OPTIONAL_STAGES)} only when named).")
+    stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
+        "Stages to run, in order; add notebooks and ir (after pii) for notebook documents and LLVM IR pairs."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")

@@ -28,7 +28,7 @@ import yaml
 
 from codecorpus import tables
 from codecorpus.cluster import build_wheel, cached_env, py_files_zip, submit_args
-from codecorpus.config import STAGE_ORDER
+from codecorpus.config import REPO_STAGES
 from tests.corpora import good_corpus
 from tests.helpers import run_pipeline
 
@@ -187,7 +187,7 @@ def wheel_code_version(wheel: Path, tmp: Path) -> str:
 def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone, shipped, tmp_path):
     code_zip, env_archive = shipped
     corpus = good_corpus(tmp_path / "corpus")
-    overrides = {"stages": list(STAGE_ORDER), "files_per_table": 2, "ingest": {"shards": 2},
+    overrides = {"stages": list(REPO_STAGES), "files_per_table": 2, "ingest": {"shards": 2},
                  "sources": {"local": [str(corpus)]}}
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "cluster-run"), **overrides}))
@@ -232,12 +232,12 @@ def test_pipeline_on_standalone_cluster_equals_local_run(spark, standalone, ship
     assert {e["hostPort"].split(":")[0] for e in remote.values()} == {LOOPBACK}
 
     # The same config in local mode, on the tests' session; every table of every stage must match.
-    local = run_pipeline(spark, tmp_path / "local-run", [str(corpus)], list(STAGE_ORDER), files_per_table=2,
+    local = run_pipeline(spark, tmp_path / "local-run", [str(corpus)], list(REPO_STAGES), files_per_table=2,
                          ingest={"shards": 2})
     shipped_version = wheel_code_version(code_zip, tmp_path / "unpacked-wheel")
     cluster_root = tmp_path / "cluster-run"
     compared = []
-    for stage in STAGE_ORDER:
+    for stage in REPO_STAGES:
         manifest = local.manifest(stage)
         cluster_manifest = json.loads((cluster_root / "manifests" / f"{stage}.json").read_text())
         # The driver ran the shipped wheel's code, not this checkout's editable install.

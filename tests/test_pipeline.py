@@ -3,7 +3,7 @@ from pyspark.sql import functions as F
 
 from codecorpus import tokens
 from codecorpus.cli import main
-from codecorpus.config import STAGE_ORDER
+from codecorpus.config import REPO_STAGES
 from codecorpus.inspect import run_summary
 from tests.helpers import ledger, table
 
@@ -63,7 +63,7 @@ def test_summary_stats_and_why(sample_run, capsys):
     assert "filter: DROPPED by rule license" in out and "ingest: kept in files" in out
     assert main(["stats", "--run", sample_run.root]) == 0
     out = capsys.readouterr().out
-    for stage in STAGE_ORDER:
+    for stage in REPO_STAGES:
         assert stage in out
     assert "pii redactions by kind:" in out and "email" in out
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from codecorpus.cli import main as cli_main
-from codecorpus.config import STAGE_ORDER
+from codecorpus.config import REPO_STAGES
 from codecorpus.release.build import build_release
 from codecorpus.release.run_view import ReleaseError
 
@@ -73,7 +73,7 @@ def test_composition_matches_duckdb_over_shards(release):
 
 def test_removals_match_duckdb_over_ledger(release, run_dir):
     _, body = card_parts(release)
-    manifests = {s: json.loads((run_dir / "manifests" / f"{s}.json").read_text()) for s in STAGE_ORDER}
+    manifests = {s: json.loads((run_dir / "manifests" / f"{s}.json").read_text()) for s in REPO_STAGES}
     checked = 0
     for stage, manifest in manifests.items():
         ledger = f"{run_dir}/ledger/{stage}/*.parquet"
