@@ -16,12 +16,13 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.format.docs_sites import DocsConfig
 from codecorpus.format.llvm_ir import IrConfig
 from codecorpus.format.notebooks import NotebooksConfig
 from codecorpus.pii.config import PiiConfig
 
-STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "ir", "format")
-# The stages a config runs by default; notebooks and ir (other sources' documents) run when named.
+STAGE_ORDER = ("ingest", "annotate", "filter", "dedup", "pii", "notebooks", "ir", "docs", "format")
+# The stages a config runs by default; notebooks, ir and docs (other sources' documents) run when named.
 REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "format")
 
 
@@ -62,7 +63,7 @@ class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
     stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
-        "Stages to run, in order; add notebooks and ir (after pii) for notebook documents and LLVM IR pairs."))
+        "Stages to run, in order; add notebooks, ir and docs (after pii) for other sources' documents."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -75,6 +76,7 @@ class RunConfig(Section):
     format: FormatConfig = Field(default_factory=FormatConfig, description="Repo-context documents and FIM.")
     notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
     ir: IrConfig = Field(default_factory=IrConfig, description="Source/LLVM IR pairs.")
+    docs: DocsConfig = Field(default_factory=DocsConfig, description="Documentation sites.")
 
     @field_validator("stages")
     @classmethod

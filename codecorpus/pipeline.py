@@ -16,7 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
-from codecorpus.format import llvm_ir, notebooks
+from codecorpus.format import docs_sites, llvm_ir, notebooks
 from codecorpus.format.repo_context import repo_documents
 from codecorpus.ledger import union_all
 from codecorpus.pii.redact import redact_files
@@ -112,6 +112,7 @@ STAGES = {
                  doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
     "notebooks": notebooks.STAGE,
     "ir": llvm_ir.STAGE,
+    "docs": docs_sites.STAGE,
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format",),
                     (Balance("files", "documents", merged="source_ids"),),
                     doc="Repository-context documents with metadata and repo-level FIM."),
