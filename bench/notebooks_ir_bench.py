@@ -1,4 +1,4 @@
-"""Throughput of the notebooks and ir stages' per-file work on one core, each against a passthrough floor
+"""Throughput of the notebooks, ir and docs stages' per-file work on one core, each against a passthrough floor
 measured in the same run, and the compile share of the ir stage.
 
     PYTHONPATH=. python bench/notebooks_ir_bench.py [--repeat 20]
@@ -6,7 +6,8 @@ measured in the same run, and the compile share of the ir stage.
 Notebooks: jupytext's 55 real test notebooks (tests/notebook_fixtures.py); the floor parses each
 notebook's JSON and nothing else. IR: the small sample corpus's C, C++ and Rust files plus numpy's C/C++
 programs; the floor reads and hashes each source. Realised size/perf and direction shares are those of
-the pairs made, and of 100,000 seeded draws.
+the pairs made, and of 100,000 seeded draws. Docs: the small sample's 25 real HTML pages (paramiko's
+Sphinx docs, ply's manual) through datatrove's Trafilatura step; the floor reads and hashes each page.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy
 
+from codecorpus.format import docs_sites as ds
 from codecorpus.format import llvm_ir as ir
 from codecorpus.format import notebooks as nb
 from codecorpus.sources.sample import build_sample
@@ -92,9 +94,26 @@ def bench_ir() -> None:
           f"code first {sum(d[1] == 'code_to_ir' for d in draws) / 1e5:.4f}")
 
 
+def bench_docs() -> None:
+    root = build_sample("small", progress=lambda m: None) / "repos"
+    paths = sorted(root.glob("pypi/paramiko-3.4.0/docs/**/*.html")) + sorted(root.glob("pypi/ply-3.11/doc/*.html"))
+    pages = [(str(p), str(p), p.read_text(encoding="utf-8")) for p in paths]
+    floor = timed(lambda page: hashlib.sha1(page[2].encode()).hexdigest(), pages, 1)
+    ds.extract_pages(pages[:1], ds.DocsConfig())   # start datatrove's sandbox process once
+    started = time.perf_counter()
+    texts = ds.extract_pages(pages, ds.DocsConfig(timeout_seconds=30))
+    work = time.perf_counter() - started
+    megabytes = sum(len(p[2]) for p in pages) / 1e6
+    print(f"docs: {len(pages)} HTML pages ({megabytes:.2f} MB): {len(pages) / work:.2f} pages/s per core "
+          f"(floor read+hash {len(pages) / floor:,.0f}/s, ratio {floor / work:.5f}); "
+          f"{sum(t is None for t in texts.values())} failed, "
+          f"{sum(len(t or '') for t in texts.values()) / 1e6:.2f} MB of Markdown")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20, help="passes over the notebooks")
     args = parser.parse_args()
     bench_notebooks(args.repeat)
     bench_ir()
+    bench_docs()

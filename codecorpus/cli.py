@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         The ir kind compiles with clang (C: .c, C++: other extensions) or rustc (.rs); the size or
         performance build and the direction are drawn from (seed, FILE) as the stage draws them from
         (seed, file_id). A file the stage would drop prints its ledger rule and reason and exits 1.
-        The stages themselves run on a run's files table: add `notebooks` and/or `ir` to the config's
-        `stages` (they are not run by default) and see docs/notebooks-and-ir.md.""")
+        The stages themselves run on a run's files table: add `notebooks`, `ir` or `docs` to the config's
+        `stages` (they are not run by default) and see docs/other-sources.md.""")
     p.add_argument("kind", choices=["notebook", "ir"])
     p.add_argument("file", metavar="FILE")
     p.add_argument("--config", help="YAML run config whose notebooks/ir sections and seed apply")

@@ -9,7 +9,7 @@ then path, separated by a blank line, and the document ends with <|endoftext|>. 
 text, or whose text repeats an earlier page of its site exactly, is a ledger row.
 
 PDFs never reach `files` (ingest drops binary files), so they are not read here: `pdftotext` is not
-used (see docs/notebooks-and-ir.md).
+used (see docs/other-sources.md).
 """
 from __future__ import annotations
 
