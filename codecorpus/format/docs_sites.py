@@ -47,8 +47,10 @@ class DocsConfig(BaseModel):
 
 @lru_cache(maxsize=4)
 def _extractor(timeout: float):
-    """datatrove's Trafilatura step, built once per Python worker."""
+    """datatrove's Trafilatura step, built once per Python worker (its per-page process logs muted)."""
     from datatrove.pipeline.extractors import Trafilatura
+    from loguru import logger
+    logger.disable("datatrove")
     return Trafilatura(timeout=timeout, output_format="markdown", include_formatting=True)
 
 
