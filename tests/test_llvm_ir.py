@@ -46,6 +46,16 @@ def test_clang_ir_of_real_c_and_cpp_programs():
     assert "optsize" not in c_ir and "optsize" in ir.normalise_ir(ir.compile_ir(NUMPY_C.read_text(), "C", "size", CFG))
 
 
+@needs_clang
+def test_render_command_compiles_one_file(capsys):
+    from codecorpus.cli import main
+    assert main(["render", "ir", str(NUMPY_C)]) == 0
+    out = capsys.readouterr().out
+    level, direction = ir.draw_format(42, str(NUMPY_C), CFG)
+    assert out.startswith(f"===== llvm_ir (C, {level}, {direction}), ")
+    assert main(["render", "ir", str(NUMPY_C), "--config", "missing.yaml"]) == 2   # a clear config error
+
+
 def test_format_rates_over_5000_ids():
     draws = [ir.draw_format(42, f"file-{i}", CFG) for i in range(5000)]
     size_share = sum(level == "size" for level, _ in draws) / len(draws)

@@ -93,6 +93,14 @@ def test_script_in_the_notebooks_language(real):
     assert rust.startswith("<jupyter_script>// # Tour of the EvCxR Jupyter Kernel\n")
 
 
+def test_render_command_prints_both_formats(capsys):
+    from codecorpus.cli import main
+    assert main(["render", "notebook", str(notebook_dir() / "ipynb_py/sample_rise_notebook_66.ipynb")]) == 0
+    out = capsys.readouterr().out
+    assert "===== jupyter_structured, 104 characters\n<jupyter_start><jupyter_text>A markdown cell" in out
+    assert "===== jupyter_script" in out
+
+
 def bad_shapes(real) -> dict[str, tuple[str, str]]:
     """Real notebooks put in the bad shapes found in the wild, with the rule each must trip."""
     good = real("ipynb_py/jupyter.ipynb")
