@@ -32,7 +32,8 @@ def test_html_becomes_markdown_and_markdown_stays(extracted, repos):
 
 def test_site_document_is_pages_in_breadth_first_order(extracted):
     pages = [{"file_id": p, "path": p, "depth": p.count("/"), "text": extracted[p]} for p in PAGES]
-    doc = ds.render_site(PARAMIKO, pages)
+    doc, near = ds.render_site(PARAMIKO, pages, ds.DocsConfig())
+    assert near == []
     # depth 1 (docs/index.html, docs/search.html) before depth 2, by path within a depth
     order = ["docs/index.html", "docs/search.html", "docs/api/pipe.html", "docs/api/proxy.html"]
     assert doc["text"] == "\n\n".join(extracted[p] for p in order) + "<|endoftext|>"
@@ -53,3 +54,15 @@ def test_docs_stage_one_document_per_site_and_a_ledger_row_per_left_out_page(spa
     assert docs[PARAMIKO]["source_ids"] == ["p1", "p0", "p2"]  # index, api/pipe, api/proxy
     assert docs["debian/librust-log-dev"]["source_ids"] == ["log"]
     assert docs[PARAMIKO]["text"].endswith("<|endoftext|>") and "paramiko.proxy.ProxyCommand" in docs[PARAMIKO]["text"]
+
+
+def test_near_duplicate_pages_of_a_site_are_dropped(extracted):
+    """A crawl that fetched a page twice, once cut short (the first 90% of it), keeps the first copy."""
+    proxy = extracted["docs/api/proxy.html"]
+    pages = [{"file_id": "full", "path": "docs/api/proxy.html", "depth": 2, "text": proxy},
+             {"file_id": "cut", "path": "docs/old/proxy.html", "depth": 2, "text": proxy[: len(proxy) * 9 // 10]},
+             {"file_id": "other", "path": "docs/api/pipe.html", "depth": 2, "text": extracted["docs/api/pipe.html"]}]
+    doc, dropped = ds.render_site(PARAMIKO, pages, ds.DocsConfig())
+    assert doc["source_ids"] == ["other", "full"]   # crawl order: api/pipe, api/proxy
+    assert [(d["id"], d["rule"], d["value"]) for d in dropped] == [("cut", ds.NEAR_DUPLICATE_PAGE, "full")]
+    assert ds.render_site(PARAMIKO, pages, ds.DocsConfig(near_threshold=None))[1] == []
