@@ -12,7 +12,7 @@ from codecorpus.format import notebooks as nb
 from codecorpus.pipeline import STAGES
 from codecorpus.runner import LedgerImbalance, Runner
 from codecorpus.tables import spark_schema
-from tests.notebook_fixtures import notebook_dir
+from tests.notebook_fixtures import nbformat_dir, notebook_dir
 
 CFG = nb.NotebooksConfig()
 
@@ -78,6 +78,27 @@ def test_structured_outputs_and_their_truncation(real):
     assert "<jupyter_output>NameErro[...]<|endoftext|>" in cut
 
 
+def test_nbformat_3_notebook_is_upgraded(real):
+    """nbformat's own v3 test notebook: headings become Markdown headings, consecutive heading and markdown
+    cells merge, the language comes from v3's per-cell `language`, pyout outputs are execute results."""
+    text = documents((nbformat_dir() / "test3.ipynb").read_text())["jupyter_structured"]
+    lorem = ("**Lorem ipsum** dolor sit amet, consectetur adipiscing elit. Nunc luctus bibendum felis dictum "
+             "sodales. Ut suscipit, orci ut interdum imperdiet, purus ligula mollis *justo*, non malesuada nisl "
+             "augue eget lorem. Donec bibendum, erat sit amet porttitor aliquam, urna lorem ornare libero, in "
+             "vehicula diam diam ut ante. Nam non urna rhoncus, accumsan elit sit amet, mollis tellus. Vestibulum "
+             "nec tellus metus. Vestibulum tempor, ligula et vehicula rhoncus, sapien turpis faucibus lorem, id "
+             "dapibus turpis mauris ac orci. Sed volutpat vestibulum venenatis.")
+    assert text == (
+        f"<jupyter_start><jupyter_text># nbconvert latex test\n{lorem}\n## Printed Using Python"
+        '<jupyter_code>print("hello")<jupyter_output>hello'
+        "<jupyter_text>## Pyout<jupyter_code>from IPython.display import HTML\n"
+        'HTML("""\n<script>\nconsole.log("hello");\n</script>\n<b>HTML</b>\n""")\n'
+        '%%javascript\nconsole.log("hi");<jupyter_output><IPython.core.display.Javascript at 0x1112b4b50>'
+        "<jupyter_text>### Image<jupyter_code>from IPython.display import Image\n"
+        'Image("http://ipython.org/_static/IPy_header.png")<jupyter_output><IPython.core.display.Image at '
+        "0x111275490><|endoftext|>")
+
+
 def test_script_in_the_notebooks_language(real):
     script = documents(real("ipynb_py/jupyter.ipynb"))["jupyter_script"]
     assert script == (
@@ -102,14 +123,17 @@ def test_render_command_prints_both_formats(capsys):
 
 
 def bad_shapes(real) -> dict[str, tuple[str, str]]:
-    """Real notebooks put in the bad shapes found in the wild, with the rule each must trip."""
+    """Real bad notebooks (nbformat's test suite) and real notebooks put in the bad shapes found in the
+    wild, with the rule each must trip."""
     good = real("ipynb_py/jupyter.ipynb")
-    future = json.loads(good) | {"nbformat": 5}
     nul = json.loads(good)
     nul["cells"][1]["source"] = ["a = 1\x00\x01\x02"]
+    nbformat_test = lambda name: (nbformat_dir() / name).read_text()  # noqa: E731
     return {
         "truncated.ipynb": (good[: len(good) // 2], nb.INVALID_JSON),
-        "future.ipynb": (json.dumps(future), nb.UNKNOWN_NBFORMAT),
+        "test2.ipynb": (nbformat_test("test2.ipynb"), nb.UNKNOWN_NBFORMAT),
+        "test3_no_worksheets.ipynb": (nbformat_test("test3_no_worksheets.ipynb"), nb.INVALID_JSON),
+        "v4_5_invalid_metadata.ipynb": (nbformat_test("v4_5_invalid_metadata.ipynb"), nb.NO_LANGUAGE),
         "nul.ipynb": (json.dumps(nul), nb.BINARY_CELL),
         "images.ipynb": (real("ipynb_py/Notebook_with_R_magic.ipynb"), nb.HUGE_BASE64),   # 73 KB of PNG
         "raw_only.ipynb": (real("ipynb_py/The flavors of raw cells.ipynb"), nb.EMPTY_NOTEBOOK),
@@ -122,7 +146,7 @@ def test_bad_notebooks_get_a_rule_and_a_message(real):
         docs, rejected = nb.render_notebook(content, cfg)
         assert docs == [] and rejected.rule == rule, (name, rejected and rejected.rule)
         assert str(rejected)
-    assert "nbformat 5" in str(nb.render_notebook(bad_shapes(real)["future.ipynb"][0], cfg)[1])
+    assert "nbformat 2 is not supported" in str(nb.render_notebook(bad_shapes(real)["test2.ipynb"][0], cfg)[1])
 
 
 def test_notebooks_stage_accounts_for_every_notebook(spark, tmp_path, real):
@@ -140,7 +164,7 @@ def test_notebooks_stage_accounts_for_every_notebook(spark, tmp_path, real):
     by_rule = rejected.set_index("detail")["rule"].to_dict()
     for name, (_, rule) in bad_shapes(real).items():
         assert by_rule[next(d for d in by_rule if d.startswith(f"pypi/jupytext-1.16.4/bad/{name}:"))] == rule
-    assert "nbformat 5" in next(d for d in by_rule if "bad/future.ipynb" in d)
+    assert "nbformat 2 is not supported" in next(d for d in by_rule if "bad/test2.ipynb" in d)
     counts = documents["source"].value_counts()
     assert counts["jupyter_script"] == len(files) - 1 - len(rejected)
     assert 0 < counts["jupyter_structured"] < counts["jupyter_script"]

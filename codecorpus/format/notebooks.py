@@ -81,10 +81,16 @@ def parse_notebook(content: str, max_base64_bytes: int):
         raise Rejected(UNKNOWN_NBFORMAT, str(version), f"nbformat {version!r} is not supported (3 and 4 are)")
     if version == 4 and not isinstance(data.get("cells"), list):
         raise Rejected(INVALID_JSON, "cells", "an nbformat 4 notebook without a list of cells")
-    try:
-        notebook = nbformat.convert(nbformat.from_dict(data), 4)
-    except Exception as exc:  # nbformat's upgrade of a malformed v3 notebook
+    try:  # nbformat joins multiline strings and upgrades v3; a schema problem is kept, not logged
+        notebook = nbformat.reads(content, as_version=4, capture_validation_error={})
+    except Exception as exc:  # e.g. a v3 notebook too malformed to upgrade
         raise Rejected(INVALID_JSON, type(exc).__name__, f"nbformat could not read it: {exc}") from None
+    if version == 3 and kernel_language(notebook) is None:   # v3 kept the language on each code cell
+        languages = [c.get("language") for ws in data.get("worksheets") or [] if isinstance(ws, dict)
+                     for c in ws.get("cells") or [] if isinstance(c, dict) and c.get("cell_type") == "code"]
+        first = next((lang for lang in languages if isinstance(lang, str) and lang.strip()), None)
+        if first:
+            notebook.metadata["language_info"] = {"name": first}
     base64_bytes = 0
     for i, cell in enumerate(notebook.get("cells", [])):
         cell["source"] = _text(cell.get("source", ""), f"cell {i} source")
@@ -102,18 +108,24 @@ def parse_notebook(content: str, max_base64_bytes: int):
 
 def kernel_language(notebook) -> str | None:
     """The notebook's language from its metadata (language_info, then kernelspec), lower-case."""
-    meta = notebook.get("metadata", {})
-    name = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get("language")
+    meta = notebook.get("metadata") or {}
+    info, kernel = meta.get("language_info"), meta.get("kernelspec")
+    name = ((info.get("name") if isinstance(info, dict) else None)
+            or (kernel.get("language") if isinstance(kernel, dict) else None))
     return name.lower() if isinstance(name, str) and name.strip() else None
 
 
-def to_script(notebook) -> str:
-    """jupytext's light-format script in the notebook's own language, without notebook or cell metadata."""
+def to_script(notebook, language: str) -> str:
+    """jupytext's light-format script in ``language``, without notebook or cell metadata."""
     import copy
 
     import jupytext
     notebook = copy.deepcopy(notebook)
-    notebook.metadata["jupytext"] = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all"}
+    for key in ("language_info", "kernelspec"):   # jupytext reads them as mappings
+        if not isinstance(notebook.metadata.get(key, {}), dict):
+            del notebook.metadata[key]
+    notebook.metadata["jupytext"] = {"notebook_metadata_filter": "-all", "cell_metadata_filter": "-all",
+                                     "main_language": language}
     return jupytext.writes(notebook, fmt="auto:light")
 
 
@@ -178,7 +190,7 @@ def render_notebook(content: str, cfg: NotebooksConfig) -> tuple[list[tuple[str,
             if language is None:
                 raise Rejected(NO_LANGUAGE, "", "no language in language_info or kernelspec metadata")
             try:
-                script = to_script(notebook)
+                script = to_script(notebook, language)
             except Exception as exc:
                 raise Rejected(SCRIPT_ERROR, type(exc).__name__, f"jupytext: {exc}") from None
             docs.append(("jupyter_script", language, f"{tokens.JUPYTER_SCRIPT}{script}{tokens.ENDOFTEXT}"))
