@@ -8,7 +8,7 @@ import textwrap
 
 from pydantic import BaseModel
 
-from codecorpus import __version__
+from codecorpus import __version__, tokens
 from codecorpus.config import STAGE_ORDER, ConfigError, RunConfig, load_config
 
 DESCRIPTION = """\
@@ -200,10 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", default="0.1.0", help="release version recorded in the card")
     p.set_defaults(func=cmd_card)
 
-    p = command("render", "Print the training documents one notebook or source file becomes.", """\
+    p = command("render", "Print the training documents one notebook or source file becomes.", f"""\
         Runs the notebooks or ir stage's own code on one local file, without Spark, to see the formats:
-          codecorpus render notebook analysis.ipynb   # <jupyter_script> and, for Python, <jupyter_start>
-          codecorpus render ir solution.c             # code<code_to_intermediate>IR or the reverse
+          codecorpus render notebook analysis.ipynb   # {tokens.JUPYTER_SCRIPT} and, for Python, {tokens.JUPYTER_START}
+          codecorpus render ir solution.c             # code{tokens.CODE_TO_INTERMEDIATE}IR or the reverse
         The ir kind compiles with clang (C: .c, C++: other extensions) or rustc (.rs); the size or
         performance build and the direction are drawn from (seed, FILE) as the stage draws them from
         (seed, file_id). A file the stage would drop prints its ledger rule and reason and exits 1.

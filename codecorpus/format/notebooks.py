@@ -42,8 +42,8 @@ class NotebooksConfig(BaseModel):
     """The notebooks stage: which formats to write and the limits that reject a notebook."""
     model_config = ConfigDict(extra="forbid")
 
-    script: bool = Field(True, description="Write the <jupyter_script> format (every kernel language).")
-    structured: bool = Field(True, description="Write the <jupyter_start> structured format (Python notebooks).")
+    script: bool = Field(True, description=f"Write the {tokens.JUPYTER_SCRIPT} format (every kernel language).")
+    structured: bool = Field(True, description=f"Write the {tokens.JUPYTER_START} structured format (Python notebooks).")
     output_max_chars: int | None = Field(1000, ge=1, description=(
         "Structured outputs longer than this are cut to it plus '[...]' (StarCoder1's rule; null keeps all)."))
     max_base64_bytes: int = Field(1 << 20, ge=0, description=(
@@ -250,4 +250,4 @@ def _run(ctx: StageContext) -> StageResult:
 
 STAGE = Stage("notebooks", ("files",), ("notebook_documents",), _run, ("notebooks",),
               (Balance("files", "notebook_documents", merged="source_ids", where=NOTEBOOK_PATHS),),
-              doc="Jupyter notebooks (.ipynb files) as <jupyter_script> and <jupyter_structured> documents.")
+              doc="Jupyter notebooks (.ipynb files) as jupyter_script and jupyter_structured documents.")
