@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from codecorpus import tables, tokens
-from codecorpus.ledger import rejects
+from codecorpus.ledger import Rejected, rejects
 from codecorpus.stage import Balance, Stage, StageContext, StageResult
 
 # Ledger rules of the ir stage.
@@ -73,12 +73,6 @@ class IrConfig(BaseModel):
     timeout_seconds: float = Field(30, gt=0, description="Wall-clock limit of one compile.")
     memory_mb: int = Field(2048, ge=64, description="Address-space limit of one compile.")
     max_source_bytes: int = Field(100_000, gt=0, description="Larger sources are not compiled.")
-
-
-class Rejected(Exception):
-    def __init__(self, rule: str, value: str, message: str):
-        super().__init__(message)
-        self.rule, self.value = rule, value
 
 
 def draw_format(seed: int, source_id: str, cfg: IrConfig) -> tuple[str, str]:

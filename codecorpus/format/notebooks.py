@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from codecorpus import tables, tokens
+from codecorpus.ledger import Rejected
 from codecorpus.stage import Balance, Stage, StageContext, StageResult
 
 # Ledger rules of the notebooks stage.
@@ -48,14 +49,6 @@ class NotebooksConfig(BaseModel):
         "Structured outputs longer than this are cut to it plus '[...]' (StarCoder1's rule; null keeps all)."))
     max_base64_bytes: int = Field(1 << 20, ge=0, description=(
         "A notebook whose embedded base64 outputs (images, widgets) exceed this many bytes is dropped."))
-
-
-class Rejected(Exception):
-    """A notebook that cannot be used: ``rule`` for the ledger, the message says why."""
-
-    def __init__(self, rule: str, value: str, message: str):
-        super().__init__(message)
-        self.rule, self.value = rule, value
 
 
 def _text(value, where: str) -> str:
