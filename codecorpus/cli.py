@@ -8,7 +8,7 @@ import textwrap
 
 from pydantic import BaseModel
 
-from codecorpus import __version__
+from codecorpus import __version__, tokens
 from codecorpus.config import STAGE_ORDER, ConfigError, RunConfig, load_config
 
 DESCRIPTION = """\
@@ -102,6 +102,30 @@ def cmd_sample(args) -> int:
     path = build_sample(args.size, refresh=args.refresh)
     print(f"sample corpus ({args.size}): {path}")
     print(f"manifest: {path / 'MANIFEST.md'}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    """Print the training documents one file becomes, without Spark: a quick look at the formats."""
+    config = load_config(args.config) if args.config else RunConfig()
+    content = open(args.file, encoding="utf-8", errors="replace").read()
+    if args.kind == "notebook":
+        from codecorpus.format.notebooks import render_notebook
+        docs, rejected = render_notebook(content, config.notebooks)
+        outputs = [(source, text) for source, _, text in docs]
+    else:
+        from codecorpus.format.llvm_ir import Rejected, ir_pair
+        language = {".c": "C", ".rs": "Rust"}.get(args.file[args.file.rfind("."):].lower(), "C++")
+        try:
+            text, _, level, direction = ir_pair(args.file, language, content, config.seed, config.ir)
+            outputs, rejected = [(f"llvm_ir ({language}, {level}, {direction})", text)], None
+        except Rejected as exc:
+            outputs, rejected = [], exc
+    if rejected is not None:
+        print(f"{args.file}: dropped by rule {rejected.rule} ({rejected.value}): {rejected}", file=sys.stderr)
+        return 1
+    for source, text in outputs:
+        print(f"===== {source}, {len(text)} characters\n{text}")
     return 0
 
 
@@ -332,6 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build: batch output .jsonl files (default: generate's responses.jsonl; OpenAI Batch or "
                         "vLLM run_batch output files work too)")
     p.set_defaults(func=cmd_instruct)
+    p = command("render", "Print the training documents one notebook or source file becomes.", f"""\
+        Runs the notebooks or ir stage's own code on one local file, without Spark, to see the formats:
+          codecorpus render notebook analysis.ipynb   # {tokens.JUPYTER_SCRIPT} and, for Python, {tokens.JUPYTER_START}
+          codecorpus render ir solution.c             # code{tokens.CODE_TO_INTERMEDIATE}IR or the reverse
+        The ir kind compiles with clang (C: .c, C++: other extensions) or rustc (.rs); the size or
+        performance build and the direction are drawn from (seed, FILE) as the stage draws them from
+        (seed, file_id). A file the stage would drop prints its ledger rule and reason and exits 1.
+        The stages themselves run on a run's files table: add `notebooks`, `ir` or `docs` to the config's
+        `stages` (they are not run by default) and see docs/other-sources.md.""")
+    p.add_argument("kind", choices=["notebook", "ir"])
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--config", help="YAML run config whose notebooks/ir sections and seed apply")
+    p.set_defaults(func=cmd_render)
 
     keys = "\n".join(config_keys(RunConfig))
     p = command("validate", "Check a config without running anything.", """\

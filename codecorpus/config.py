@@ -20,12 +20,17 @@ from codecorpus.format.conversation_config import ConversationsConfig
 from codecorpus.format.tokenizer import TokenizerConfig
 from codecorpus.instruct.config import InstructConfig
 from codecorpus.mix.stage import MixConfig
+from codecorpus.format.docs_sites import DocsConfig
+from codecorpus.format.llvm_ir import IrConfig
+from codecorpus.format.notebooks import NotebooksConfig
 from codecorpus.pii.config import PiiConfig
 from codecorpus.s3.config import S3Config
 from codecorpus.sources.stack_v2 import StackV2Config
 
-STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "mix", "format", "pack")
-# The stages a config runs by default; events and conversations need GitHub event data (sources.gharchive).
+STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "notebooks", "ir", "docs",
+               "mix", "format", "pack")
+# The stages a config runs by default. events and conversations need GitHub event data (sources.gharchive);
+# notebooks, ir and docs (other sources' documents) run when named.
 REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
@@ -84,7 +89,8 @@ class RunConfig(Section):
     run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
     stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
-        "Stages to run, in order; add events and conversations (after annotate) for pull requests and issues."))
+        "Stages to run, in order; add events and conversations (after annotate) for pull requests and "
+        "issues, notebooks, ir and docs (after pii) for other sources' documents."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -104,6 +110,9 @@ class RunConfig(Section):
                                                description="Pull-request and issue documents from events.")
     s3: S3Config = Field(default_factory=S3Config, description=(
         "How to reach S3: endpoint, region, profile, anonymous, requester pays, concurrency, retries."))
+    notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
+    ir: IrConfig = Field(default_factory=IrConfig, description="Source/LLVM IR pairs.")
+    docs: DocsConfig = Field(default_factory=DocsConfig, description="Documentation sites.")
 
     @field_validator("stages")
     @classmethod

@@ -6,6 +6,15 @@ from pyspark.sql import functions as F
 
 
 
+class Rejected(Exception):
+    """Raised by per-row Python work (inside mapInPandas) for an input it drops: the ledger ``rule``, the
+    ``value`` that decided it, and the message (the ledger's detail) saying why."""
+
+    def __init__(self, rule: str, value: str, message: str):
+        super().__init__(message)
+        self.rule, self.value = rule, value
+
+
 def _as_column(value: Column | str | None) -> Column:
     if value is None:
         return F.lit(None).cast("string")

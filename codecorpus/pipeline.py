@@ -16,6 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
+from codecorpus.format import docs_sites, llvm_ir, notebooks
 from codecorpus.format.conversations import conversation_tables
 from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
@@ -24,8 +25,8 @@ from codecorpus.ledger import rejects, union_all
 from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix
 from codecorpus.mix.stage import apply_plan, keep_everything, language_stats, run_tokenizer, saved_tokenizer
 from codecorpus.pii.redact import redact_files
-from codecorpus.sources.gharchive import list_event_files, read_event_files
 from codecorpus.sources import stack_v2
+from codecorpus.sources.gharchive import list_event_files, read_event_files
 from codecorpus.sources.local import RECORD_DDL, list_repositories, read_units_batches
 from codecorpus.stage import Balance, Stage, StageContext, StageResult, Unit
 
@@ -195,6 +196,9 @@ STAGES = {
                    doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
                  doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
+    "notebooks": notebooks.STAGE,
+    "ir": llvm_ir.STAGE,
+    "docs": docs_sites.STAGE,
     "mix": Stage("mix", ("files",), ("files", "plan"), mix, ("mix", "tokenizer"), (FILE_BALANCE,),
                  doc="Token counts per file, the target model's mix plan, and its caps applied."),
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format", "tokenizer"),

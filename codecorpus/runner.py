@@ -219,7 +219,9 @@ class Runner:
                 source = self.spark.createDataFrame([(u.unit_id,) for u in units] or [("",)], "id string")
                 source = source.where(F.col("id") != "") if not units else source
             else:
-                source = frames[balance.source].select(F.col(balance.id_col).alias("id"))
+                source = frames[balance.source]
+                source = (source.where(balance.where) if balance.where else source).select(
+                    F.col(balance.id_col).alias("id"))
             target = outputs[balance.target]
             reached = (target.select(F.explode(balance.merged).alias("id")) if balance.merged
                        else target.select(F.col(balance.id_col).alias("id")))

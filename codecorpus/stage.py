@@ -40,12 +40,14 @@ class StageResult:
 @dataclass(frozen=True)
 class Balance:
     """Every id of ``source`` (a table read, or "units") must reach ``target`` or a ledger row of this
-    stage. ``merged`` names an array column of ``target`` holding merged ids (documents' source_ids)."""
+    stage. ``merged`` names an array column of ``target`` holding merged ids (documents' source_ids);
+    ``where`` (SQL) restricts ``source`` to the rows the stage consumes (e.g. only notebooks)."""
     source: str
     target: str
     id_col: str = "file_id"
     id_kind: str = "file"
     merged: str | None = None
+    where: str | None = None
 
 
 @dataclass(frozen=True)

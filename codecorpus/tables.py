@@ -23,7 +23,12 @@ SORT_KEYS = {
     "contamination": ["benchmark"],
     "plan": ["kind", "name"],
     "sequences": ["seq_len", "seq_index"],
+    "notebook_documents": ["doc_id"],
+    "ir_documents": ["doc_id"],
+    "docs_documents": ["doc_id"],
 }
+# Tables that share another table's schema (documents of other sources, written beside repo documents).
+SCHEMA_OF = {"notebook_documents": "documents", "ir_documents": "documents", "docs_documents": "documents"}
 
 
 class SchemaError(ValueError):
@@ -38,7 +43,7 @@ def _schema_dir():
 
 @lru_cache(maxsize=None)
 def schema_doc(table: str) -> dict:
-    path = _schema_dir() / f"{table}.json"
+    path = _schema_dir() / f"{SCHEMA_OF.get(table, table)}.json"
     if not path.is_file():
         raise SchemaError(f"no schema for table {table!r} (expected {table}.json in schemas/)")
     return json.loads(path.read_text())
