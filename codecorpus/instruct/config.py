@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codecorpus import tokens
 from codecorpus.filters.config import DecontaminationConfig
 
 # Magicoder's 80K seed documents; keys are the corpus's (Linguist) language names.
@@ -29,7 +30,7 @@ class SeedConfig(_Section):
     scale: float = Field(1.0, gt=0, description="Multiplies every quota (e.g. 0.001 for the sample corpus).")
     min_lines: int = Field(1, ge=1, description="Shortest snippet in lines mode.")
     max_lines: int = Field(15, ge=1, description="Longest snippet in lines mode.")
-    metadata_prefixes: list[str] = Field(["<reponame>", "<filename>", "<gh_stars>", "<repo_name>", "<file_sep>"],
+    metadata_prefixes: list[str] = Field(["<reponame>", "<filename>", "<gh_stars>", tokens.REPO_NAME, tokens.FILE_SEP],
                                          description="Lines starting with these are corpus metadata and never part of a seed.")
     min_function_lines: int = Field(3, ge=1, description="functions mode: shortest function kept.")
     max_function_lines: int = Field(60, ge=1, description="functions mode: longest function kept.")
