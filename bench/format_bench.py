@@ -12,7 +12,7 @@ process, on local[2], each step reads the files and writes its result to Spark's
 realised shares of the format's draws (metadata, FIM candidates, FIM files, SPM) are read from the
 documents' metadata at 1x.
 
-    .venv/bin/python bench/format_bench.py --size default --work /tmp/format-bench
+    .venv/bin/python bench/format_bench.py --size small --work WORK_DIR
 """
 from __future__ import annotations
 
