@@ -171,7 +171,7 @@ def pack(ctx: StageContext) -> StageResult:
     epochs = ctx.inputs["plan"].agg(F.max("epochs")).first()[0] or 1.0  # one number
     token_ids = tokenize_documents(documents, tokenizer).persist(StorageLevel.DISK_ONLY)
     sequences = union_all([pack_sequences(token_ids, n, epochs, seed) for n in ctx.config.pack.seq_lengths])
-    left_out = rejects(unsampled(documents.where(F.col("n_tokens").isNotNull()), epochs, seed), "epoch_sample",
+    left_out = rejects(unsampled(documents, epochs, seed), "epoch_sample",
                        F.lit(f"{epochs:.4f}"), F.lit("not drawn for a plan below one epoch"),
                        id_col="doc_id", id_kind="document")
     return StageResult({"sequences": tables.conform(sequences, "sequences")}, left_out)

@@ -11,7 +11,7 @@ from codecorpus import tables, tokens
 from codecorpus.cli import main
 from codecorpus.config import FormatConfig
 from codecorpus.format.megatron import read_indexed
-from codecorpus.format.pack import pack_sequences, tokenize_documents
+from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import parse_document, repo_documents
 from codecorpus.format.tokenizer import tokenizer_from_json
 from codecorpus.mix.planner import load_mix, plan_mix
@@ -111,3 +111,13 @@ def test_plan_command_says_what_a_real_run_needs(sample_run, capsys):
     out = capsys.readouterr().out
     assert "SHORT OF DATA" in out and "740B unique tokens" in out and "excluded" in out
     assert ledger(sample_run, "mix").count() == 0   # the sample run keeps every language
+
+
+def test_below_one_epoch_every_document_is_packed_or_left_out(sample_run, tokenizer_json):
+    docs = table(sample_run, "format", "documents")
+    left_out = {r["doc_id"] for r in unsampled(docs, 0.5, seed=4).select("doc_id").collect()}
+    token_ids = tokenize_documents(docs, tokenizer_json)
+    packed = pack_sequences(token_ids, 4096, 0.5, seed=4).select(F.explode("doc_ids").alias("doc_id")).distinct()
+    packed = {r["doc_id"] for r in packed.collect()}
+    every = {r["doc_id"] for r in docs.select("doc_id").collect()}
+    assert left_out and packed and not (left_out & packed) and left_out | packed == every
