@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sysconfig
 import tempfile
@@ -96,24 +97,26 @@ def bench_stage(files, cfg: DedupConfig) -> None:
 
     from codecorpus.dedup import near_dedup
     from codecorpus.session import get_spark
-    spark = get_spark("local[2]", {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false"})
+    spark = get_spark("local[2]", {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", **dict(a.split("=", 1) for a in os.environ.get("BENCH_CONF", "").split() if a)})
     rows = [file_row(f"site/{name.split('/')[0]}", name, text, "permissive") for name, text in files]
     df = spark.createDataFrame(rows, FILE_COLUMNS)
     with tempfile.TemporaryDirectory() as tmp:
         df.write.parquet(f"{tmp}/files")
         files_df = spark.read.parquet(f"{tmp}/files").repartition(4)   # both cores busy hashing
+        spark.sparkContext.setJobGroup("near_dedup", "near_dedup")
         start = time.perf_counter()
         kept, clusters, ledger = near_dedup(files_df, cfg, f"{tmp}/checkpoints")
         removed = ledger.count()
         n_kept = kept.count()
         spark_s = time.perf_counter() - start
         rounds = len(list(Path(f"{tmp}/checkpoints/pass_0").glob("round_*")))
+        jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup("near_dedup"))
     start = time.perf_counter()
     ds_removed = datasketch_pipeline(files, cfg)
     ds_s = time.perf_counter() - start
     print(f"near-dedup stage, {len(files)} files")
     print(f"  codecorpus Spark local[2]: {len(files) / spark_s:7.0f} docs/s ({spark_s:.1f} s), "
-          f"{removed} removed, {n_kept} kept, component rounds {rounds}")
+          f"{removed} removed, {n_kept} kept, component rounds {rounds}, {jobs} Spark jobs")
     print(f"  datasketch MinHashLSH 1 process: {len(files) / ds_s:7.0f} docs/s ({ds_s:.1f} s), "
           f"{ds_removed} removed (unverified components)")
     print(f"  speed-up: {ds_s / spark_s:.2f}x")
