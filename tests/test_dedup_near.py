@@ -172,3 +172,32 @@ def test_giant_bucket_is_a_star_split_by_salt(files, edges):
     licenses = files.where(F.col("path") == "LICENSE").count()
     in_degree = edges.groupBy("dst").count().agg(F.max("count")).first()[0]
     assert in_degree < licenses                       # the giant bucket was split into sub-stars
+
+
+def package_repo(repo: str, package_dir: str, stars: int) -> list[tuple]:
+    root = Path(site_file.__globals__["sysconfig"].get_paths()["purelib"]) / package_dir
+    return [file_row(repo, str(p.relative_to(root)), p.read_text(encoding="utf-8"), "permissive", stars=stars)
+            for p in sorted(root.rglob("*.py"))]
+
+
+def test_repo_scope_removes_a_vendored_copy_of_a_repository_whole(spark, tmp_path):
+    # Real near-copies of whole repositories: packaging and certifi as installed, and the older copies
+    # vendored inside pip; requests' own package is unrelated to both and stays.
+    rows = (package_repo("pypa/packaging", "packaging", 900) + package_repo("pip/vendored-packaging",
+            "pip/_vendor/packaging", 10) + package_repo("certifi/python-certifi", "certifi", 300)
+            + package_repo("pip/vendored-certifi", "pip/_vendor/certifi", 10)
+            + package_repo("psf/requests", "requests", 5000))
+    files = spark.createDataFrame(rows, FILE_COLUMNS).repartition(3)
+    kept, clusters, ledger = near_dedup(files, DedupConfig(scope="repo", bucket_salts=4), str(tmp_path))
+    dropped = {r.id: r for r in ledger.collect()}
+    gone = {r.repo_name for r in files.join(ledger.select(F.col("id").alias("file_id")), "file_id").collect()}
+    assert gone == {"pip/vendored-packaging", "pip/vendored-certifi"}
+    by_repo = {}
+    for r in files.select("file_id", "repo_name").collect():
+        by_repo.setdefault(r.repo_name, set()).add(r.file_id)
+    # Whole repositories: every file of a removed one is in the ledger, every file of the others kept.
+    assert set(dropped) == by_repo["pip/vendored-packaging"] | by_repo["pip/vendored-certifi"]
+    assert {r.value for r in dropped.values()} == {"pypa/packaging", "certifi/python-certifi"}
+    assert {r.rule for r in dropped.values()} == {"near_dup_repo"}
+    assert kept.count() + len(dropped) == len(rows)
+    assert {r.kept_id for r in clusters.collect()} == {"pypa/packaging", "certifi/python-certifi"}

@@ -1,6 +1,8 @@
 """Settings of the dedup stage: exact dedup by blob, and MinHash near-dedup (StarCoder2's defaults)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -13,6 +15,9 @@ class DedupConfig(BaseModel):
 
     exact: bool = True
     near: bool = True
+    # "file": near-duplicate files go, one survivor per cluster. "repo": whole repositories that are
+    # near-copies of a better-ranked one go with all their files (complete repositories are kept).
+    scope: Literal["file", "repo"] = "file"
     ngram: int = Field(5, ge=1)
     num_perm: int = Field(250, ge=2)
     bands: int | None = Field(None, ge=1)

@@ -57,6 +57,40 @@ def signature_table(files: DataFrame, cfg: DedupConfig) -> DataFrame:
     return files.select("file_id", "content").mapInArrow(_signature_batches(cfg), SIGNATURE_SCHEMA)
 
 
+def _repo_minimum_batches(num_perm: int):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        names, mins = [], []
+        for batch in batches:      # rows sorted by repository: one running minimum at a time
+            repos = batch.column("repo_name").to_pylist()
+            sig = np.frombuffer(b"".join(batch.column("signature").to_pylist()), dtype="<u4").reshape(-1, num_perm)
+            for i, repo in enumerate(repos):
+                if names and names[-1] == repo:
+                    np.minimum(mins[-1], sig[i], out=mins[-1])
+                else:
+                    names.append(repo)
+                    mins.append(sig[i].copy())
+            if len(names) > 1:     # every repository but the last is complete
+                yield _signature_batch(names[:-1], mins[:-1])
+                names, mins = names[-1:], mins[-1:]
+        if names:
+            yield _signature_batch(names, mins)
+    return run
+
+
+def _signature_batch(ids: list[str], sigs: list[np.ndarray]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array(ids, pa.string()), pa.array([s.tobytes() for s in sigs], pa.binary())],
+                                      names=["file_id", "signature"])
+
+
+def repo_signatures(file_signatures: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """``(file_id, signature)`` with file_id = repo_name: the elementwise minimum of a repository's file
+    signatures, which is the MinHash of the union of their shingle sets. Each repository is streamed
+    through one task in sorted order, so memory holds one signature whatever its size."""
+    by_repo = (file_signatures.select("repo_name", "signature").repartition("repo_name")
+               .sortWithinPartitions("repo_name"))
+    return by_repo.mapInArrow(_repo_minimum_batches(cfg.num_perm), SIGNATURE_SCHEMA)
+
+
 def band_edges(signatures: DataFrame, cfg: DedupConfig) -> DataFrame:
     """``(src, dst)`` edges, ``src > dst``: every file of a band bucket linked, through its sub-bucket
     minimum, to the bucket minimum."""

@@ -14,11 +14,12 @@ from pyspark.sql import functions as F
 
 from codecorpus.dedup.components import connected_components
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, estimate_jaccard, signature_table
-from codecorpus.dedup.ranking import survivors, with_rank
+from codecorpus.dedup.lsh import band_edges, estimate_jaccard, repo_signatures, signature_table
+from codecorpus.dedup.ranking import RANK_COLUMNS, rank_key, survivors, with_rank
 from codecorpus.ledger import rejects
 
 RULE = "near_dup"
+REPO_RULE = "near_dup_repo"
 log = logging.getLogger(__name__)
 
 
@@ -49,10 +50,26 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
 
     ``clusters`` (file_id, cluster_id, kept_id) holds every removed file and its survivor, cluster_id
     being the smallest file_id of the pair's cluster; ``rejects`` has rule ``near_dup``, value = the
-    survivor's file_id, detail = repo/path and the estimated Jaccard similarity to the survivor."""
+    survivor's file_id, detail = repo/path and the estimated Jaccard similarity to the survivor.
+    With ``cfg.scope == "repo"`` the units are whole repositories (see :func:`_repo_removals`)."""
     sigs = _materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
+    if cfg.scope == "repo":
+        return _repo_removals(files, sigs, cfg, checkpoint_dir)
+    removed = _removals(sigs, with_rank(files), cfg, checkpoint_dir)
+    clusters = _clusters(removed)
+    dropped = files.select("file_id", "repo_name", "path").join(removed, "file_id")
+    detail = F.concat_ws(" ", F.concat_ws("/", "repo_name", "path"),
+                         F.format_string("est_jaccard=%.3f", F.col("est_jaccard")))
+    ledger = rejects(dropped, rule=RULE, value=F.col("kept_id"), detail=detail)
+    kept_files = files.join(removed.select("file_id"), "file_id", "left_anti")
+    return kept_files, clusters, ledger
+
+
+def _removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir: str) -> DataFrame:
+    """``(file_id, kept_id, est_jaccard)`` of every unit removed: components of the LSH edges, one
+    survivor each by rank, removals checked against their survivor and the failures re-clustered."""
     edges = _materialize(band_edges(sigs, cfg), f"{checkpoint_dir}/edges")
-    ranks = _materialize(with_rank(files), f"{checkpoint_dir}/ranks")
+    ranks = _materialize(ranks, f"{checkpoint_dir}/ranks")
     passes = max(cfg.verify_rounds, 1)
     removed_parts = []
     for i in range(passes):
@@ -68,14 +85,30 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
     removed = removed_parts[0]
     for part in removed_parts[1:]:
         removed = removed.unionByName(part)
-    removed = _materialize(removed, f"{checkpoint_dir}/removed")
-    clusters = _clusters(removed)
-    dropped = files.select("file_id", "repo_name", "path").join(removed, "file_id")
+    return _materialize(removed, f"{checkpoint_dir}/removed")
+
+
+def _repo_removals(files: DataFrame, sigs: DataFrame, cfg: DedupConfig, checkpoint_dir: str
+                   ) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """Repository scope: a repository's signature is the elementwise minimum of its files' (the MinHash
+    of the union of their shingles), repositories are ranked by their best file, and a repository that
+    is a near-copy of a better one leaves with all its files (rule ``near_dup_repo``, value = the kept
+    repository). clusters: file_id of each removed file, cluster_id and kept_id as repository names."""
+    repo_sigs = _materialize(repo_signatures(sigs.join(files.select("file_id", "repo_name"), "file_id"), cfg),
+                             f"{checkpoint_dir}/repo_signatures")
+    repo_ranks = (files.select(F.col("repo_name").alias("file_id"), *RANK_COLUMNS)
+                  .select("file_id", rank_key().alias("rank_key"))
+                  .groupBy("file_id").agg(F.min("rank_key").alias("rank_key")))
+    removed = _removals(repo_sigs, repo_ranks, cfg, checkpoint_dir).select(
+        F.col("file_id").alias("repo_name"), "kept_id", "est_jaccard")
+    clusters = (files.select("file_id", "repo_name").join(_clusters(removed.withColumnRenamed("repo_name", "file_id"))
+                                                          .withColumnRenamed("file_id", "repo_name"), "repo_name")
+                .select("file_id", "cluster_id", "kept_id"))
+    dropped = files.select("file_id", "repo_name", "path").join(removed, "repo_name")
     detail = F.concat_ws(" ", F.concat_ws("/", "repo_name", "path"),
-                         F.format_string("est_jaccard=%.3f", F.col("est_jaccard")))
-    ledger = rejects(dropped, rule=RULE, value=F.col("kept_id"), detail=detail)
-    kept_files = files.join(removed.select("file_id"), "file_id", "left_anti")
-    return kept_files, clusters, ledger
+                         F.format_string("repository est_jaccard=%.3f", F.col("est_jaccard")))
+    ledger = rejects(dropped, rule=REPO_RULE, value=F.col("kept_id"), detail=detail)
+    return files.join(removed.select("repo_name"), "repo_name", "left_anti"), clusters, ledger
 
 
 def _clusters(removed: DataFrame) -> DataFrame:

@@ -11,6 +11,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 LICENSE_ORDER = {"permissive": 0, "no_license": 1, "non_permissive": 2}
+# The columns rank_key reads besides file_id.
+RANK_COLUMNS = ("license_type", "star_events_count", "fork_events_count", "revision_date", "visit_date")
 
 
 def _desc_nulls_last(col: str, numeric: Column) -> Column:
