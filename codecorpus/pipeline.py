@@ -15,6 +15,7 @@ from codecorpus.annotate.signals import add_signals
 from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
+from codecorpus.filters import malware
 from codecorpus.filters.pipeline import filter_files
 from codecorpus.format import docs_sites, llvm_ir, notebooks
 from codecorpus.format.conversations import conversation_tables
@@ -192,6 +193,7 @@ STAGES = {
                            doc="Pull requests and issues: StarCoder2's filters, text rules and templates."),
     "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
                     doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination."),
+    "malware": malware.STAGE,
     "dedup": Stage("dedup", ("files",), ("files", "clusters"), dedup, ("dedup",), (FILE_BALANCE,),
                    doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
