@@ -188,7 +188,6 @@ REFERENCE_RULES: list[tuple[str, re.Pattern]] = [(spdx, re.compile(pattern)) for
                    rf"|{_LIC} under the apache 2( 0)?|{_LIC} apache 2( 0)?) "),
     ("Apache-2.0", r" this product includes software developed (at|by) the apache software foundation "),
     ("BSD-3-Clause", rf" ((bsd 3 clause|3 clause bsd|new bsd|modified bsd|revised bsd) {_LIC}|{_LIC} bsd 3 clause) "),
-    ("BSD-3-Clause", rf" bsd( style)? {_LIC} "),   # scancode's reading of an unnumbered BSD
     ("BSD-2-Clause", rf" ((bsd 2 clause|2 clause bsd|simplified bsd) {_LIC}|{_LIC} bsd 2 clause) "),
     ("ISC", rf" (isc {_LIC}|{_LIC} isc) "),
     ("MPL-2.0", rf" (mpl 2 0|mozilla public {_LIC} 2 0) "),
@@ -200,6 +199,8 @@ REFERENCE_RULES: list[tuple[str, re.Pattern]] = [(spdx, re.compile(pattern)) for
     ("AGPL-3.0-only", rf" (agplv3|agpl v3|agpl 3 0) {_LIC} "),
     ("Unlicense", r" (the unlicense|unlicense license) "),
 ]]
+# "BSD license" with no clause count: scancode reads BSD-3-Clause; used when no BSD id was found
+UNNUMBERED_BSD = re.compile(rf" bsd( style)? {_LIC} ")
 # Debian machine-readable copyright files (DEP-5): ``License:`` short names to SPDX ids.
 DEP5_FORMAT_RE = re.compile(r"^Format:.*copyright-format", re.MULTILINE | re.IGNORECASE)
 DEP5_LICENSE_RE = re.compile(r"^License:[ \t]*(\S.*)$", re.MULTILINE)
@@ -263,7 +264,10 @@ def license_file_ids(path: str, text: str, cfg: LicenseConfig | None = None) -> 
     names nothing gives the unknown reference (as scancode does), a README that names nothing none."""
     cfg = cfg or LicenseConfig()
     head = text[:cfg.max_license_chars]
-    ids = sorted(set(match_license_text(head)) | set(reference_ids(head)) | set(spdx_header_ids(head, 1 << 30)))
+    ids = set(match_license_text(head)) | set(reference_ids(head)) | set(spdx_header_ids(head, 1 << 30))
+    if not any(i.startswith("BSD-") for i in ids) and UNNUMBERED_BSD.search(normalize(head)):
+        ids.add("BSD-3-Clause")
+    ids = sorted(ids)
     if not ids and DEDICATED_LICENSE_RE.match(path.rsplit("/", 1)[-1]) and text.strip():
         return [UNKNOWN_REFERENCE]
     return ids
