@@ -134,6 +134,8 @@ class RunConfig(Section):
         """Hash of the config values that decide a stage's output."""
         data = self.model_dump(mode="json")
         picked = {name: data[name] for name in sorted(sections)}
+        if "filter" in picked:   # the opt-out list is tracked by the runner (opt-out reuse), not hashed here
+            picked["filter"] = {k: v for k, v in picked["filter"].items() if k != "opt_out"}
         picked["seed"] = self.seed
         return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()
 

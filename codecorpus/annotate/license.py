@@ -191,7 +191,7 @@ REFERENCE_RULES: list[tuple[str, re.Pattern]] = [(spdx, re.compile(pattern)) for
     ("BSD-2-Clause", rf" ((bsd 2 clause|2 clause bsd|simplified bsd) {_LIC}|{_LIC} bsd 2 clause) "),
     ("ISC", rf" (isc {_LIC}|{_LIC} isc) "),
     ("MPL-2.0", rf" (mpl 2 0|mozilla public {_LIC} 2 0) "),
-    ("GPL-3.0-or-later", rf" (gplv3|gpl v3|gpl 3 0|gpl 3) (or later|\+) "),
+    ("GPL-3.0-or-later", r" (gplv3|gpl v3|gpl 3 0|gpl 3) or later "),
     ("GPL-3.0-only", rf" (gplv3|gpl v3|gpl 3 0) {_LIC} "),
     ("GPL-2.0-only", rf" (gplv2|gpl v2|gpl 2 0) {_LIC} "),
     ("LGPL-3.0-only", rf" (lgplv3|lgpl v3|lgpl 3 0) {_LIC} "),
