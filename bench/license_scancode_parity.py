@@ -1,4 +1,4 @@
-"""Our license matcher against scancode-toolkit (the detector The Stack v2 used), text by text.
+r"""Our license matcher against scancode-toolkit (the detector The Stack v2 used), text by text.
 
 Texts: the labelled set of tests/test_license_accuracy.py (real license texts with their declared SPDX
 ids) and every license-named file (go-license-detector's names: LICENSE, COPYING, NOTICE, README, ...)
@@ -11,7 +11,8 @@ in its own venv (it pins what this project's venv cannot): install it once with
 
 then
 
-    PYTHONPATH=. .venv/bin/python bench/license_scancode_parity.py --scancode-python ../scancode-venv/bin/python
+    PYTHONPATH=. .venv/bin/python bench/license_scancode_parity.py --scancode-python ../scancode-venv/bin/python \
+        [--out parity.jsonl]   # every text: ours vs scancode, ids and license_type
 
 Ids are compared as sets: scancode's ``detected_license_expression_spdx`` split on AND/OR, the exception
 after WITH left out on both sides (as SPDX headers are read); "family" also ignores GPL-style
@@ -96,12 +97,14 @@ def main() -> None:
     parser.add_argument("--sample", default="default", help="sample corpus whose license files are added "
                         "(small, default, large; 'none' for the labelled set only)")
     parser.add_argument("--cache", default="scancode-cache.json", help="scancode answers by text digest")
+    parser.add_argument("--out", help="also write every text's comparison here, one JSON object a line")
     args = parser.parse_args()
     items = cases(None if args.sample == "none" else args.sample)
     answers = scancode_ids(items, args.scancode_python, Path(args.cache))
     groups: dict[str, Counter] = {}
     disagreements = []
     confusion: Counter = Counter()
+    rows = []
     for name, file_name, text, expected in items:
         theirs_raw = answers[hashlib.sha1(f"{file_name}\0{text}".encode()).hexdigest()]
         theirs = [] if theirs_raw.startswith("ERROR") else expression_ids(theirs_raw)
@@ -119,8 +122,13 @@ def main() -> None:
             group["ours: families = label"] += family(ours) == family(expected)
             group["scancode: families = label"] += family(theirs) == family(expected)
         confusion[(ours_type, theirs_type)] += 1
+        rows.append({"text": name, "label": sorted(expected) if expected is not None else None, "ours": ours,
+                     "ours_type": ours_type, "scancode": theirs_raw, "scancode_ids": theirs,
+                     "scancode_type": theirs_type})
         if family(ours) != family(theirs) or ours_type != theirs_type:
             disagreements.append((ours_type != theirs_type, name, ours, ours_type, theirs_raw, theirs_type))
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(row) + "\n" for row in rows))
     for label, counts in groups.items():
         n = counts.pop("texts")
         print(f"{label}: {n} texts; " + "; ".join(f"{k} {v / n:.1%}" for k, v in counts.items()))
