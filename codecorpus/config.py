@@ -16,6 +16,7 @@ from codecorpus.annotate.natural_language import NaturalLanguageConfig
 from codecorpus.annotate.signals import SignalConfig
 from codecorpus.dedup.config import DedupConfig
 from codecorpus.filters.config import FilterConfig
+from codecorpus.filters.malware import MalwareConfig
 from codecorpus.format.conversation_config import ConversationsConfig
 from codecorpus.format.tokenizer import TokenizerConfig
 from codecorpus.instruct.config import InstructConfig
@@ -27,10 +28,11 @@ from codecorpus.pii.config import PiiConfig
 from codecorpus.s3.config import S3Config
 from codecorpus.sources.stack_v2 import StackV2Config
 
-STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "notebooks", "ir", "docs",
+STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "malware", "dedup", "pii", "notebooks", "ir", "docs",
                "mix", "format", "pack")
 # The stages a config runs by default. events and conversations need GitHub event data (sources.gharchive);
-# notebooks, ir and docs (other sources' documents) run when named.
+# notebooks, ir and docs (other sources' documents) and malware (ClamAV, needs a signature database) run
+# when named.
 REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
@@ -90,7 +92,8 @@ class RunConfig(Section):
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
     stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
         "Stages to run, in order; add events and conversations (after annotate) for pull requests and "
-        "issues, notebooks, ir and docs (after pii) for other sources' documents."))
+        "issues, malware (after filter) for a ClamAV scan, notebooks, ir and docs (after pii) for other "
+        "sources' documents."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -98,6 +101,8 @@ class RunConfig(Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="Reading repositories.")
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig, description="Labels and quality signals.")
     filter: FilterConfig = Field(default_factory=FilterConfig, description="StarCoder2's filters and license policy.")
+    malware: MalwareConfig = Field(default_factory=MalwareConfig, description=(
+        "ClamAV malware scan (the malware stage, off unless named in stages; docs/malware.md)."))
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Exact and MinHash near-dedup.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="PII and secrets redaction.")
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig, description="The tokenizer.")
@@ -129,6 +134,8 @@ class RunConfig(Section):
         """Hash of the config values that decide a stage's output."""
         data = self.model_dump(mode="json")
         picked = {name: data[name] for name in sorted(sections)}
+        if "filter" in picked:   # the opt-out list is tracked by the runner (opt-out reuse), not hashed here
+            picked["filter"] = {k: v for k, v in picked["filter"].items() if k != "opt_out"}
         picked["seed"] = self.seed
         return hashlib.sha1(json.dumps(picked, sort_keys=True).encode()).hexdigest()
 

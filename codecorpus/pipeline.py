@@ -15,6 +15,9 @@ from codecorpus.annotate.signals import add_signals
 from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
+from codecorpus.dedup.opt_out import reuse_dedup
+from codecorpus.filters import malware
+from codecorpus.filters.optout import reuse_file_stage, reuse_filter
 from codecorpus.filters.pipeline import filter_files
 from codecorpus.format import docs_sites, llvm_ir, notebooks
 from codecorpus.format.conversations import conversation_tables
@@ -191,11 +194,15 @@ STAGES = {
                            (Balance("events", "documents", "event_id", "event", merged="source_ids"),),
                            doc="Pull requests and issues: StarCoder2's filters, text rules and templates."),
     "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
-                    doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination."),
+                    doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination.",
+                    opt_out_reuse=reuse_filter),
+    "malware": malware.STAGE,
     "dedup": Stage("dedup", ("files",), ("files", "clusters"), dedup, ("dedup",), (FILE_BALANCE,),
-                   doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking."),
+                   doc="Exact dedup by blob_id, then MinHash near-dedup with The Stack v2's survivor ranking.",
+                   opt_out_reuse=reuse_dedup),
     "pii": Stage("pii", ("files",), ("files", "pii"), redact_pii, ("pii",), (FILE_BALANCE,),
-                 doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction."),
+                 doc="Emails, keys, passwords and IP addresses redacted in place; one pii row per redaction.",
+                 opt_out_reuse=reuse_file_stage),
     "notebooks": notebooks.STAGE,
     "ir": llvm_ir.STAGE,
     "docs": docs_sites.STAGE,

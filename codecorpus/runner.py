@@ -6,6 +6,17 @@ Run directory layout (any Hadoop path):
     ledger/<stage>/part-*.parquet                   rows that stage dropped
     manifests/<stage>.json                          written last: a stage is done when its manifest is
     work/<stage>-<fingerprint>/shard-<k>/...        shard commits of a source stage in progress
+    opt_out/<digest>.json                           each opt-out list a stage was built with
+
+Skip if unchanged: a stage's fingerprint hashes its config sections, the code version and the
+*lineage* of each input table (its digest when its stage last ran in full). The opt-out list
+(``filter.opt_out``) is left out of the fingerprint and tracked apart: each manifest of a stage that
+depends on it (its config has ``filter``, or an input does) records the list's digest. When only the
+list changed and the old list is a subset of the new one, a stage with ``opt_out_reuse`` removes the
+added entries' files from its previous outputs (ledger rule ``opt_out``) instead of recomputing; the
+lineage of its tables stays the same, so the stages after it do the same. A stage without
+``opt_out_reuse``, or one whose reuse declines (dedup when a cluster lost a survivor), runs in full, and
+the stages after it then see a new lineage and run in full too (docs/filters.md).
 """
 from __future__ import annotations
 
@@ -23,6 +34,7 @@ from pyspark.sql import functions as F
 import codecorpus
 from codecorpus import tables
 from codecorpus.config import STAGE_ORDER, RunConfig
+from codecorpus.filters.optout import load_opt_out
 from codecorpus.stage import Stage, StageContext, StageResult, Unit
 from codecorpus.storage import Storage
 
@@ -66,6 +78,7 @@ class Runner:
         self.store = Storage(spark)
         self.root = config.run_dir.rstrip("/")
         self.code_version = code_version()
+        self._opt_out: str | None = None
 
     # -- paths ---------------------------------------------------------------------------------
     def table_path(self, stage: str, table: str) -> str:
@@ -95,6 +108,7 @@ class Runner:
     # -- running ---------------------------------------------------------------------------------
     def run(self, only: list[str] | None = None) -> list[StageReport]:
         names = only or self.config.stages
+        self._opt_out = None   # the opt-out list is read once per run, when a stage first needs it
         reports = []
         for name in names:
             reports.append(self.run_stage(self.stages[name]))
@@ -104,7 +118,7 @@ class Runner:
         started = time.time()
         units = stage.list_units(self.config) if stage.list_units else []
         inputs = {t: self.producer(t, stage.name) for t in stage.reads}
-        fingerprints = {t: self.manifest(p)["outputs"][t]["digest"] for t, p in inputs.items()}
+        fingerprints = {t: _lineage(self.manifest(p)["outputs"][t]) for t, p in inputs.items()}
         if stage.list_units:
             fingerprints["units"] = hashlib.sha1(
                 json.dumps([[u.unit_id, u.location, u.kind, u.signature] for u in units]).encode()).hexdigest()
@@ -112,11 +126,16 @@ class Runner:
         fingerprint = hashlib.sha1(json.dumps(
             [stage.name, config_hash, fingerprints, self.code_version, self.config.files_per_table],
             sort_keys=True).encode()).hexdigest()
+        opt_out = self._opt_out_digest() if self._depends_on_opt_out(stage, inputs) else None
         previous = self.manifest(stage.name)
         if previous and previous["fingerprint"] == fingerprint and all(
                 self.store.exists(self.table_path(stage.name, t)) for t in previous["outputs"]):
-            self.progress(f"[{stage.name}] up to date, skipped")
-            return StageReport(stage.name, True, previous)
+            if previous.get("opt_out") == opt_out:
+                self.progress(f"[{stage.name}] up to date, skipped")
+                return StageReport(stage.name, True, previous)
+            reused = self._reuse_opt_out(stage, previous, inputs, fingerprints, config_hash, opt_out, started)
+            if reused:
+                return reused
 
         self.store.delete(self.manifest_path(stage.name))
         self.progress(f"[{stage.name}] running")
@@ -129,7 +148,7 @@ class Runner:
         ledger = self.spark.read.parquet(self.ledger_path(stage.name))
         self._check_balances(stage, frames, units, outputs, ledger)
         manifest = self._manifest(stage, fingerprint, config_hash, inputs, fingerprints, units,
-                                  outputs, ledger, time.time() - started)
+                                  outputs, ledger, time.time() - started, opt_out)
         self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
         self.store.delete(f"{self.root}/work/{stage.name}-{fingerprint[:12]}")
         self.store.delete(f"{self.root}/work/{stage.name}-scratch")
@@ -138,6 +157,55 @@ class Runner:
         self.progress(f"[{stage.name}] done in {manifest['seconds']:.1f}s: "
                       + ", ".join(f"{t} {o['rows']}" for t, o in manifest["outputs"].items())
                       + f", dropped {drops}")
+        return StageReport(stage.name, False, manifest)
+
+    # -- opt-out reuse ---------------------------------------------------------------------------
+    def _opt_out_digest(self) -> str:
+        """The digest of the current opt-out list, which is saved once under opt_out/ in the run."""
+        if self._opt_out is None:
+            entries = [list(e) for e in load_opt_out(self.config.filter.opt_out)]
+            digest = hashlib.sha1(json.dumps(entries).encode()).hexdigest()[:16]
+            path = f"{self.root}/opt_out/{digest}.json"
+            if not self.store.exists(path):
+                self.store.write_text(path, json.dumps(entries))
+            self._opt_out = digest
+        return self._opt_out
+
+    def _opt_out_entries(self, digest: str | None) -> set[tuple[str, str]] | None:
+        text = self.store.read_text(f"{self.root}/opt_out/{digest}.json") if digest else None
+        return {tuple(e) for e in json.loads(text)} if text else None
+
+    def _depends_on_opt_out(self, stage: Stage, inputs: dict[str, str]) -> bool:
+        return "filter" in stage.config_sections or any(self.manifest(p).get("opt_out") for p in inputs.values())
+
+    def _reuse_opt_out(self, stage: Stage, previous: dict, inputs: dict[str, str], fingerprints: dict[str, str],
+                       config_hash: str, opt_out: str | None, started: float) -> StageReport | None:
+        """Only the opt-out list grew: the previous outputs less the added entries' files, or None
+        (run in full) when the stage cannot reuse them."""
+        old, new = self._opt_out_entries(previous.get("opt_out")), self._opt_out_entries(opt_out)
+        if stage.opt_out_reuse is None or old is None or new is None or not old <= new:
+            return None
+        frames = {t: self.spark.read.parquet(self.table_path(p, t)) for t, p in inputs.items()}
+        before = {t: self.spark.read.parquet(self.table_path(stage.name, t)) for t in stage.writes}
+        before_ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        reused = stage.opt_out_reuse(before, before_ledger, frames, sorted(new - old))
+        if reused is None:
+            self.progress(f"[{stage.name}] the new opt-out entries change its result beyond removal: running in full")
+            return None
+        self.store.delete(self.manifest_path(stage.name))
+        outputs = self._commit(stage, StageResult(*reused))
+        ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        self._check_balances(stage, frames, [], outputs, ledger)
+        manifest = self._manifest(stage, previous["fingerprint"], config_hash, inputs, fingerprints, [], outputs,
+                                  ledger, time.time() - started, opt_out,
+                                  lineage={t: _lineage(o) for t, o in previous["outputs"].items()})
+        manifest["opt_out_reuse"] = {"from": previous["opt_out"], "entries_added": len(new - old),
+                                     "full_run_seconds": previous.get("opt_out_reuse", {}).get(
+                                         "full_run_seconds", previous["seconds"])}
+        self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
+        self.spark.catalog.clearCache()
+        self.progress(f"[{stage.name}] opt-out list grew by {len(new - old)}: previous outputs reused less "
+                      "the opted-out files")
         return StageReport(stage.name, False, manifest)
 
     def _context(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
@@ -236,7 +304,8 @@ class Runner:
 
     def _manifest(self, stage: Stage, fingerprint: str, config_hash: str, inputs: dict[str, str],
                   fingerprints: dict[str, str], units: list[Unit], outputs: dict[str, DataFrame],
-                  ledger: DataFrame, seconds: float) -> dict:
+                  ledger: DataFrame, seconds: float, opt_out: str | None = None,
+                  lineage: dict[str, str] | None = None) -> dict:
         # Counts come from the producers' manifests and the digests (which count rows): no extra Spark jobs.
         rows_in = {t: self.manifest(p)["outputs"][t]["rows"] for t, p in inputs.items()}
         if stage.list_units:
@@ -252,10 +321,17 @@ class Runner:
             "input_fingerprints": fingerprints,
             "rows_in": rows_in,
             # Paths are relative to the run directory, so a run can be moved or copied whole.
-            "outputs": {t: {"path": f"stages/{stage.name}/{t}", "rows": int(d.split(":")[0]), "digest": d}
-                        for t, d in digests.items()},
+            # lineage: the digest when the stage last ran in full (opt-out reuse keeps it)
+            "outputs": {t: {"path": f"stages/{stage.name}/{t}", "rows": int(d.split(":")[0]), "digest": d,
+                            "lineage": (lineage or {}).get(t, d)} for t, d in digests.items()},
+            "opt_out": opt_out,
             "ledger": {"path": f"ledger/{stage.name}", "rows": sum(drops.values())},
             "drops_by_rule": dict(sorted(drops.items())),
             "seconds": round(seconds, 2),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+
+
+def _lineage(output: dict) -> str:
+    """What downstream fingerprints hash for a table: its lineage (older manifests: its digest)."""
+    return output.get("lineage", output["digest"])

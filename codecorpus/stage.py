@@ -60,3 +60,6 @@ class Stage:
     balances: tuple[Balance, ...] = ()
     list_units: Callable[[Any], list[Unit]] | None = None   # set for source stages, which commit per shard
     doc: str = ""
+    # When only the opt-out list grew: (previous outputs, previous ledger, inputs, added entries) ->
+    # (outputs, ledger) as a fresh run would give them, or None to run in full (codecorpus/runner.py).
+    opt_out_reuse: Callable[..., tuple[dict[str, DataFrame], DataFrame] | None] | None = None

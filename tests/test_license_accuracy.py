@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from codecorpus.annotate.license import get_license_type, license_file_ids, match_license_text, spdx_header_ids
-from tests.test_filters_helpers import site_file
+from codecorpus.annotate.license import (dep5_ids, get_license_type, license_file_ids, match_license_text,
+                                         spdx_header_ids)
+from tests.test_filters_helpers import debian_file, site_file
 
 # Debian common-licenses file name -> SPDX family
 DEBIAN = {"Apache-2.0": "Apache-2.0", "BSD": "BSD-3-Clause", "CC0-1.0": "CC0-1.0", "GFDL-1.2": "GFDL-1.2",
@@ -130,3 +131,16 @@ def test_spdx_header_and_unknown_license_file():
 ])
 def test_stack_v2_license_type_rule(gha, detected, expected):
     assert get_license_type(gha, detected) == expected
+
+
+def test_license_references_and_debian_copyright_fields():
+    # a README that names its license in a section, as scancode reads it ("## License ... MIT")
+    readme = site_file("mdit_py_plugins/container/README.md").read_text()
+    assert match_license_text(readme) == [] and license_file_ids("README.md", readme) == ["MIT"]
+    # Debian machine-readable copyright files: License: fields, "+" = or-later, exceptions left out
+    tar = debian_file("tar", "copyright").read_text()
+    assert dep5_ids(tar) == ["GPL-2.0-or-later", "GPL-3.0-or-later", "LGPL-3.0-or-later"]
+    openssl = debian_file("openssl", "copyright").read_text()
+    assert {"Apache-2.0", "Artistic-1.0-Perl", "GPL-1.0-or-later"} <= set(license_file_ids("copyright", openssl))
+    # a README that mentions no license stays without one
+    assert license_file_ids("README.md", site_file("flask/sansio/README.md").read_text()) == []

@@ -96,6 +96,10 @@ TEXT_RULES: list[tuple[str, list[str], list[str]]] = [
                  "for any purpose and without fee is hereby granted"], []),
     ("ISC", ["permission to use, copy, modify, and/or distribute this software for any purpose with or "
              "without fee is hereby granted, provided that the above copyright notice"], []),
+    ("ISC", ["permission to use, copy, modify, and distribute this software for any purpose with or "
+             "without fee is hereby granted, provided that the above copyright notice"], []),
+    ("PostgreSQL", ["permission to use, copy, modify, and distribute this software and its documentation for "
+                    "any purpose, without fee, and without a written agreement is hereby granted"], []),
     ("0BSD", ["permission to use, copy, modify, and/or distribute this software for any purpose with or "
               "without fee is hereby granted"], ["provided that the above copyright notice"]),
     ("BSD-4-Clause", ["redistribution and use in source and binary forms", "all advertising materials "
@@ -103,7 +107,7 @@ TEXT_RULES: list[tuple[str, list[str], list[str]]] = [
     ("BSD-3-Clause", ["redistribution and use in source and binary forms",
                       "to endorse or promote products derived from this software"], ["all advertising materials"]),
     ("BSD-2-Clause", ["redistribution and use in source and binary forms",
-                      "redistributions in binary form must reproduce"],
+                      "redistributions of source code must retain the above copyright notice"],
      ["to endorse or promote products", "all advertising materials"]),
     ("Zlib", ["altered source versions must be plainly marked as such"], []),
     ("BSL-1.0", ["boost software license - version 1.0"], []),
@@ -174,6 +178,64 @@ def match_license_text(text: str) -> list[str]:
     return sorted((f"{i}-or-later" if later else f"{i}-only") if i in _VERSIONED else i for i in found)
 
 
+# License references, as scancode counts them in license-named files (READMEs, NOTICEs): a license
+# named as the project's, e.g. "## License  [MIT](LICENSE)", "BSD 3-Clause license", "It's Apache 2
+# licensed", the Apache NOTICE line. Regexes over normalize()d text (lowercase words, single spaces).
+_LIC = r"licen[cs]e[ds]?"
+REFERENCE_RULES: list[tuple[str, re.Pattern]] = [(spdx, re.compile(pattern)) for spdx, pattern in [
+    ("MIT", rf" (mit( open source)? {_LIC}|{_LIC} mit|{_LIC} under the mit|expat {_LIC}) "),
+    ("Apache-2.0", rf" (apache( software)? {_LIC}( version| v)? 2( 0)?|apache 2( 0)? {_LIC}"
+                   rf"|{_LIC} under the apache 2( 0)?|{_LIC} apache 2( 0)?) "),
+    ("Apache-2.0", r" this product includes software developed (at|by) the apache software foundation "),
+    ("BSD-3-Clause", rf" ((bsd 3 clause|3 clause bsd|new bsd|modified bsd|revised bsd) {_LIC}|{_LIC} bsd 3 clause) "),
+    ("BSD-2-Clause", rf" ((bsd 2 clause|2 clause bsd|simplified bsd) {_LIC}|{_LIC} bsd 2 clause) "),
+    ("ISC", rf" (isc {_LIC}|{_LIC} isc) "),
+    ("MPL-2.0", rf" (mpl 2 0|mozilla public {_LIC} 2 0) "),
+    ("GPL-3.0-or-later", r" (gplv3|gpl v3|gpl 3 0|gpl 3) or later "),
+    ("GPL-3.0-only", rf" (gplv3|gpl v3|gpl 3 0) {_LIC} "),
+    ("GPL-2.0-only", rf" (gplv2|gpl v2|gpl 2 0) {_LIC} "),
+    ("LGPL-3.0-only", rf" (lgplv3|lgpl v3|lgpl 3 0) {_LIC} "),
+    ("LGPL-2.1-only", rf" (lgplv2 1|lgpl v2 1|lgpl 2 1) {_LIC} "),
+    ("AGPL-3.0-only", rf" (agplv3|agpl v3|agpl 3 0) {_LIC} "),
+    ("Unlicense", r" (the unlicense|unlicense license) "),
+]]
+# "BSD license" with no clause count: scancode reads BSD-3-Clause; used when no BSD id was found
+UNNUMBERED_BSD = re.compile(rf" bsd( style)? {_LIC} ")
+# Debian machine-readable copyright files (DEP-5): ``License:`` short names to SPDX ids.
+DEP5_FORMAT_RE = re.compile(r"^Format:.*copyright-format", re.MULTILINE | re.IGNORECASE)
+DEP5_LICENSE_RE = re.compile(r"^License:[ \t]*(\S.*)$", re.MULTILINE)
+DEP5_SHORT = {"expat": "MIT", "bsd-3": "BSD-3-Clause", "boost-1.0": "BSL-1.0", "public-domain":
+              "LicenseRef-scancode-public-domain", "python": "Python-2.0", "artistic": "Artistic-1.0-Perl",
+              "zlib/libpng": "Zlib"}
+
+
+def dep5_ids(text: str) -> list[str]:
+    """SPDX ids of the ``License:`` fields of a Debian machine-readable copyright file; short names
+    that are not SPDX ids (e.g. BSD-3-clause-zend) give nothing here, their text is matched instead."""
+    if not DEP5_FORMAT_RE.search(text[:2000]):
+        return []
+    known = {i.lower(): i for i in blue_oak_ids() | {rule[0] for rule in TEXT_RULES}}
+    ids = set()
+    for field in DEP5_LICENSE_RE.findall(text):
+        for name in re.split(r",? +(?:and|or) +|, *", re.sub(r" with .*$", "", field.strip(), flags=re.I), flags=re.I):
+            name = name.strip().lower()
+            later = name.endswith("+")
+            name = name.rstrip("+")
+            if re.fullmatch(r"(a|l)?gpl-?\d(\.\d)?", name):   # GPL-2, LGPL-2.1, GPL3
+                family, version = re.fullmatch(r"((?:a|l)?gpl)-?(\d(?:\.\d)?)", name).groups()
+                version = version if "." in version else f"{version}.0"
+                ids.add(f"{family.upper()}-{version}-{'or-later' if later else 'only'}")
+            elif name in DEP5_SHORT or name in known:
+                ids.add(DEP5_SHORT.get(name) or known[name])
+    return sorted(ids)
+
+
+def reference_ids(text: str) -> list[str]:
+    """Licenses a license-named file refers to by name (REFERENCE_RULES) or lists in DEP-5 fields."""
+    norm = normalize(text)
+    return sorted({spdx for spdx, pattern in REFERENCE_RULES if pattern.search(norm)} | set(dep5_ids(text)))
+
+
 def spdx_header_ids(text: str, lines: int = 30) -> list[str]:
     """Ids named by ``SPDX-License-Identifier:`` lines in the head of a file (operators dropped)."""
     head = "\n".join(text.split("\n", lines)[:lines])
@@ -197,10 +259,15 @@ def is_license_file(path: str) -> bool:
 
 
 def license_file_ids(path: str, text: str, cfg: LicenseConfig | None = None) -> list[str]:
-    """Licenses a license-named file declares; a dedicated LICENSE/COPYING file whose text matches
-    nothing gives the unknown reference (as scancode does), a README that matches nothing gives none."""
+    """Licenses a license-named file declares: license texts and notices, references by name, DEP-5
+    fields and SPDX-License-Identifier lines anywhere in it; a dedicated LICENSE/COPYING file that
+    names nothing gives the unknown reference (as scancode does), a README that names nothing none."""
     cfg = cfg or LicenseConfig()
-    ids = match_license_text(text[:cfg.max_license_chars])
+    head = text[:cfg.max_license_chars]
+    ids = set(match_license_text(head)) | set(reference_ids(head)) | set(spdx_header_ids(head, 1 << 30))
+    if not any(i.startswith("BSD-") for i in ids) and UNNUMBERED_BSD.search(normalize(head)):
+        ids.add("BSD-3-Clause")
+    ids = sorted(ids)
     if not ids and DEDICATED_LICENSE_RE.match(path.rsplit("/", 1)[-1]) and text.strip():
         return [UNKNOWN_REFERENCE]
     return ids

@@ -61,8 +61,12 @@ def load_opt_out(cfg: OptOutConfig) -> list[tuple[str, str]]:
 def apply_opt_out(files: DataFrame, cfg: OptOutConfig | None = None,
                   spark: SparkSession | None = None) -> tuple[DataFrame, DataFrame]:
     """(kept, ledger rows with rule opt_out and the matching entry as value)."""
-    cfg = cfg or OptOutConfig()
-    entries = load_opt_out(cfg)
+    return remove_entries(files, load_opt_out(cfg or OptOutConfig()), spark)
+
+
+def remove_entries(files: DataFrame, entries: list[tuple[str, str]],
+                   spark: SparkSession | None = None) -> tuple[DataFrame, DataFrame]:
+    """``files`` without the rows matching ``entries`` ((kind, key) pairs), and their ledger rows."""
     spark = spark or files.sparkSession
     keys = {
         "owner": F.lower(F.split("repo_name", "/").getItem(0)),
@@ -82,3 +86,36 @@ def apply_opt_out(files: DataFrame, cfg: OptOutConfig | None = None,
     kept = marked.where(F.col("_opt_hit").isNull()).drop("_opt_hit")
     dropped = marked.where(F.col("_opt_hit").isNotNull())
     return kept, rejects(dropped, rule="opt_out", value=F.col("_opt_hit"))
+
+
+# ---------- reuse when the list grows (Runner's opt-out reuse, docs/filters.md) ----------
+# Each returns (outputs, the stage's whole new ledger) equal to a fresh run's, or None to run in full.
+
+def reuse_file_stage(previous: dict[str, DataFrame], previous_ledger: DataFrame, inputs: dict[str, DataFrame],
+                     added: list[tuple[str, str]]) -> tuple[dict[str, DataFrame], DataFrame]:
+    """A stage after filter whose rows each come from one file (malware, pii, dedup when no cluster is
+    touched): its input lost the opted-out files upstream, so every table with a file_id, and the
+    ledger, keeps the rows of files still in its input; other tables are kept whole."""
+    present = inputs["files"].select("file_id")
+    outputs = {name: df.join(present, "file_id", "left_semi") if "file_id" in df.columns else df
+               for name, df in previous.items()}
+    files_rows = F.col("id_kind") == "file"
+    ledger = (previous_ledger.where(files_rows).join(present.withColumnRenamed("file_id", "id"), "id", "left_semi")
+              .unionByName(previous_ledger.where(~files_rows)))
+    return outputs, ledger
+
+
+def reuse_filter(previous: dict[str, DataFrame], previous_ledger: DataFrame, inputs: dict[str, DataFrame],
+                 added: list[tuple[str, str]]) -> tuple[dict[str, DataFrame], DataFrame] | None:
+    """The filter stage applies opt-out first, so each input file the added entries match gets an
+    opt_out row in place of any other row it had, and leaves the kept files. A match that decontamination
+    had dropped would change the contamination report (an aggregate): then filter runs in full."""
+    _, opted = remove_entries(inputs["files"], added)
+    # a file an older entry already removed keeps its row (its value names that entry)
+    opted = opted.join(previous_ledger.where(F.col("rule") == "opt_out").select("id"), "id", "left_anti")
+    hit = opted.select("id")
+    if previous_ledger.join(hit, "id", "left_semi").where(F.col("rule") == "decontamination").limit(1).count():
+        return None
+    outputs = dict(previous, files=previous["files"].join(hit.withColumnRenamed("id", "file_id"), "file_id",
+                                                          "left_anti"))
+    return outputs, previous_ledger.join(hit, "id", "left_anti").unionByName(opted)
