@@ -83,26 +83,34 @@ def thread(recs: list[dict], repo: str, number: int) -> list[dict]:
     return [r for r in recs if r["repo"]["name"] == repo and number_of(r) == number]
 
 
-def events_frame(spark, recs: list[dict]):
+def event_rows(recs: list[dict]) -> list[dict]:
+    """Rows of the events table, through the GH Archive reader."""
     data = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in recs), mtime=0)
-    rows = [r for r in parse_event_file("events.json.gz", data) if r["kind"] == "event"]
-    return tables.conform(spark.createDataFrame(rows, EVENT_DDL), "events")
+    return [r for r in parse_event_file("events.json.gz", data) if r["kind"] == "event"]
 
 
-def snapshot_render(events_rows: list[dict], thread_id: str, files: dict[str, dict[str, bytes]], seed: int):
-    """The document the files-table source gives for the same two commits (the golden PR's inputs)."""
+def events_frame(spark, recs: list[dict]):
+    return tables.conform(spark.createDataFrame(event_rows(recs), EVENT_DDL), "events")
+
+
+def snapshot_commits(events_rows: list[dict], files: dict[str, dict[str, bytes]]) -> list[dict]:
+    """The PR's commit pair as the files-table source gives it: the release files that changed."""
     opened = json.loads(events_rows[0]["payload"])
     changed = [{"path": p, "base_content": files[BASE_VERSION][p].decode(), "head_content": files[HEAD_VERSION][p].decode(),
                 "language": "Python"} for p in RENDERED]
-    commits = [{"base_sha": opened["base_sha"], "head_sha": opened["head_sha"], "base_files_repo": "b",
-                "head_files_repo": "h", "files": changed}]
-    return prs.render_pull_request(thread_id, events_rows, commits, 1, rng_for(seed, thread_id),
-                                   prs.PullRequestConfig(**PR_RULES))
+    return [{"base_sha": opened["base_sha"], "head_sha": opened["head_sha"], "base_files_repo": "b",
+             "head_files_repo": "h", "files": changed}]
+
+
+def snapshot_render(events_rows: list[dict], thread_id: str, files: dict[str, dict[str, bytes]], seed: int):
+    """The document the files-table source gives for the same two commits."""
+    return prs.render_pull_request(thread_id, events_rows, snapshot_commits(events_rows, files), 1,
+                                   rng_for(seed, thread_id), prs.PullRequestConfig(**PR_RULES))
 
 
 def splice(text: str, spans: list[dict]) -> str:
     """``text`` with each pii span replaced by its kind's tag (StarCoder2's replacements)."""
-    tags = {"email": "<EMAIL>", "password": "<PASSWORD>", "key": "<KEY>"}
+    tags = {"email": tokens.EMAIL, "password": tokens.PASSWORD, "key": tokens.KEY}
     for s in sorted(spans, key=lambda s: s["start"], reverse=True):
         text = text[:s["start"]] + tags[s["kind"]] + text[s["end"]:]
     return text
@@ -228,8 +236,7 @@ def swh(tmp_path_factory, fixtures, release_files):
 def test_software_heritage_blobs_give_the_snapshot_documents(spark, fixtures, swh, release_files):
     server, index, rows = swh
     recs = records(fixtures)
-    golden = [r for r in parse_event_file("f", gzip.compress(b"".join(
-        json.dumps(r).encode() + b"\n" for r in thread(recs, "psf/requests", 1)))) if r["kind"] == "event"]
+    golden = event_rows(thread(recs, "psf/requests", 1))
     opened = json.loads(golden[0]["payload"])
     unknown = thread(recs, "psf/requests", 2)[0]["payload"]["pull_request"]["base"]["sha"]
     pairs = spark.createDataFrame([("psf/requests", opened["base_sha"], "psf/requests", opened["head_sha"]),
@@ -260,24 +267,16 @@ def test_software_heritage_blobs_give_the_snapshot_documents(spark, fixtures, sw
 # ------------------------------------------------------------------------------ decontamination and PII
 
 @pytest.fixture(scope="module")
-def golden_rows(fixtures, release_files):
+def golden_rows(fixtures):
     """The events rows of the golden PR."""
-    recs = thread(records(fixtures), "psf/requests", 1)
-    data = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in recs), mtime=0)
-    events = [r for r in parse_event_file("f", data) if r["kind"] == "event"]
-    return events
+    return event_rows(thread(records(fixtures), "psf/requests", 1))
 
 
 def rows_of(events, release_files, commits=None):
-    """thread_rows of the golden PR, by default with the snapshot files as its commit pair."""
-    opened = json.loads(events[0]["payload"])
-    changed = [{"path": p, "base_content": release_files[BASE_VERSION][p].decode(),
-                "head_content": release_files[HEAD_VERSION][p].decode(), "language": "Python"} for p in RENDERED]
-    commits = commits or [{"base_sha": opened["base_sha"], "head_sha": opened["head_sha"], "base_files_repo": "b",
-                           "head_files_repo": "h", "files": changed}]
+    """thread_rows of the golden PR, by default with the release files as its commit pair."""
     cfg = parse_config({"conversations": {"pull_requests": PR_RULES}}).conversations
-    return thread_rows({"thread_kind": "pull_request", "thread_id": "psf/requests#1", "events": events,
-                        "repo_prs": 1, "commits": commits}, cfg, (set(), set()), 42)
+    return thread_rows({"thread_kind": "pull_request", "thread_id": "psf/requests#1", "events": events, "repo_prs": 1,
+                        "commits": commits or snapshot_commits(events, release_files)}, cfg, (set(), set()), 42)
 
 
 def test_decontamination_drops_a_pr_quoting_a_benchmark(golden_rows, release_files):
