@@ -248,29 +248,31 @@ def _git_rows(pairs: list[dict], max_bytes: int) -> list[dict]:
                     wanted.setdefault(clone.folder, set()).add(listing[path][0])
     read = {folder: _read(clones[folder], sorted(ids)) for folder, ids in sorted(wanted.items())}
     for pair, base, head in plans:
-        row = {"kind": "pair", **{k: pair[k] for k in PAIR_KEYS},
-               "base_files_repo": f"{pair['base_repo']}@{pair['base_sha']}" if base else None,
-               "head_files_repo": f"{pair['head_repo']}@{pair['head_sha']}" if head else None, "files": None}
-        if base and head:
-            row["files"] = []
-            for path in _changed_paths(base[1], head[1]):
-                sides = {}
-                for side, (clone, listing) in (("base", base), ("head", head)):
-                    if path in listing:
-                        blob_id, size = listing[path]
-                        sides[side] = _text(read.get(clone.folder, {}).get(blob_id), size, max_bytes)
-                    else:
-                        sides[side] = (None, None, None)
-                bad = next((s for s in ("base", "head") if sides[s][1]), None)
-                if bad:
-                    out.append(_ledger(f"{pair[bad + '_repo']}@{pair[bad + '_sha']}:{path}", "commit_file",
-                                       sides[bad][1], sides[bad][2], pair[bad + "_repo"]))
-                    continue
-                text = sides["base"][0] if sides["base"][0] is not None else sides["head"][0]
-                row["files"].append({"path": path, "base_content": sides["base"][0],
-                                     "head_content": sides["head"][0], "language": detect_language(path, text)})
-        out.append(row)
+        out.append({"kind": "pair", **{k: pair[k] for k in PAIR_KEYS},
+                    "base_files_repo": f"{pair['base_repo']}@{pair['base_sha']}" if base else None,
+                    "head_files_repo": f"{pair['head_repo']}@{pair['head_sha']}" if head else None,
+                    "files": _pair_files(pair, base, head, read, max_bytes, out) if base and head else None})
     return out
+
+
+def _pair_files(pair: dict, base: tuple, head: tuple, read: dict[str, dict], max_bytes: int,
+                out: list[dict]) -> list[dict]:
+    """The changed files of one located pair; a file a side cannot give is a ledger row instead."""
+    files = []
+    for path in _changed_paths(base[1], head[1]):
+        sides = {}
+        for side, (clone, listing) in (("base", base), ("head", head)):
+            blob_id, size = listing.get(path, (None, 0))
+            sides[side] = _text(read.get(clone.folder, {}).get(blob_id), size, max_bytes) if blob_id else (None, None, None)
+        bad = next((s for s in ("base", "head") if sides[s][1]), None)
+        if bad:
+            out.append(_ledger(f"{pair[bad + '_repo']}@{pair[bad + '_sha']}:{path}", "commit_file",
+                               sides[bad][1], sides[bad][2], pair[bad + "_repo"]))
+            continue
+        text = sides["base"][0] if sides["base"][0] is not None else sides["head"][0]
+        files.append({"path": path, "base_content": sides["base"][0], "head_content": sides["head"][0],
+                      "language": detect_language(path, text)})
+    return files
 
 
 def _changed_paths(base: dict[str, tuple[str, int]], head: dict[str, tuple[str, int]]) -> list[str]:
