@@ -1,6 +1,6 @@
 """Events/s and PRs/s per core from raw GH Archive files to documents, as a ratio to a passthrough floor.
 
-    python bench/events_bench.py [--events 100000] [--files 8] [--cores 2]
+    python bench/events_bench.py [--events 100000] [--files 8] [--cores 2] [--near-dup]
 
 Corpus: the real event fixtures (codecorpus/sources/event_sample.py: recorded @octokit webhook payloads
 wrapped as GH Archive records) replicated with distinct ids until --events; copy k moves every
@@ -9,7 +9,9 @@ resolve to the two requests snapshots (real code changes). Written as --files ho
 
 Floor: the same files read by Spark's binaryFile source, gunzipped and split into lines in Python
 workers (mapInArrow), lines counted: the I/O and decompression every reader pays.
-Measured: the events stage then the conversations stage (runner, Parquet commits, ledger balance).
+Measured: the events stage then the conversations stage (runner, Parquet commits, ledger balance), with
+its decontamination and PII steps; near-dedup only with --near-dup, since the copies are near-duplicates
+of each other by construction (with it, one document per distinct thread survives).
 """
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--near-dup", action="store_true", help="run the near-dedup of documents too")
     args = parser.parse_args()
     fixtures = build_event_fixtures(progress=lambda _: None)
     spark = get_spark(f"local[{args.cores}]", {"spark.sql.shuffle.partitions": str(args.cores * 2),
@@ -72,17 +75,17 @@ def main() -> None:
         config = parse_config({
             "run_dir": f"{tmp}/run", "stages": ["ingest", "events", "conversations"], "files_per_table": args.cores,
             "ingest": {"shards": 1}, "sources": {"local": [str(fixtures / "repos")], "gharchive": [f"{tmp}/events"]},
-            "conversations": {"pull_requests": {"snapshots": snapshots}}})
+            "conversations": {"pull_requests": {"snapshots": snapshots}}, "dedup": {"near": args.near_dup}})
         runner = Runner(config, spark, STAGES, progress=lambda _: None)
         runner.run(only=["ingest"])
         reports = runner.run(only=["events", "conversations"])
         seconds = sum(r.manifest["seconds"] for r in reports)
         outputs = reports[1].manifest["outputs"]
-        prs, issues = outputs["pull_requests"]["rows"], outputs["issues"]["rows"]
+        prs, issues, pii = (outputs[t]["rows"] for t in ("pull_requests", "issues", "pii"))
         threads = spark.read.parquet(runner.table_path("events", "events")).select("thread_id").distinct().count()
     per_core = args.cores
     print(f"events {n} ({lines} lines) in {args.files} files, {copies} copies of the fixture hour; "
-          f"threads {threads}, documents: {prs} PRs, {issues} issues")
+          f"threads {threads}, documents: {prs} PRs, {issues} issues; pii rows {pii}; near-dedup {args.near_dup}")
     print(f"floor (binaryFile + gunzip + split lines): {floor:.1f}s, {n / floor / per_core:,.0f} events/s/core")
     print(f"events + conversations stages: {seconds:.1f}s, {n / seconds / per_core:,.0f} events/s/core, "
           f"{prs / seconds / per_core:,.1f} kept PRs/s/core, {threads / seconds / per_core:,.1f} threads/s/core")

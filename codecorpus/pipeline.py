@@ -116,10 +116,8 @@ def events_stage(ctx: StageContext) -> StageResult:
 
 
 def conversations_stage(ctx: StageContext) -> StageResult:
-    prs, issues, documents, dropped = conversation_tables(ctx.inputs["events"], ctx.inputs["files"],
-                                                          ctx.config.conversations, ctx.config.filter.opt_out,
-                                                          ctx.seed)
-    return StageResult({"pull_requests": prs, "issues": issues, "documents": documents}, dropped)
+    outputs, dropped = conversation_tables(ctx.inputs["events"], ctx.inputs["files"], ctx.config, ctx.scratch_dir)
+    return StageResult(outputs, dropped)
 
 
 def filter_stage(ctx: StageContext) -> StageResult:
@@ -189,10 +187,10 @@ STAGES = {
     "events": Stage("events", (), ("events",), events_stage, ("sources",),
                     (Balance("units", "events", "source_file", "event_file"),), list_units=list_event_units,
                     doc="GH Archive event files into the events table (the five PR and issue event types)."),
-    "conversations": Stage("conversations", ("events", "files"), ("pull_requests", "issues", "documents"),
-                           conversations_stage, ("conversations", "filter"),
+    "conversations": Stage("conversations", ("events", "files"), ("pull_requests", "issues", "documents", "pii"),
+                           conversations_stage, ("conversations", "filter", "pii", "dedup"),
                            (Balance("events", "documents", "event_id", "event", merged="source_ids"),),
-                           doc="Pull requests and issues: StarCoder2's filters, text rules and templates."),
+                           doc="Pull requests and issues: StarCoder2's filters, text rules and templates; decontamination, PII, near-dedup."),
     "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
                     doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination.",
                     opt_out_reuse=reuse_filter),

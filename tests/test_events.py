@@ -404,7 +404,8 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
         "run_dir": str(tmp_path / "run"), "stages": ["ingest", "events", "conversations"], "files_per_table": 1,
         "ingest": {"shards": 1}, "sources": {"local": [str(fixtures / "repos")],
                                              "gharchive": [str(fixtures / "events")]},
-        "conversations": {"pull_requests": {"snapshots": snapshots}}})
+        "conversations": {"pull_requests": {"snapshots": snapshots}},
+        "dedup": {"near": False}})     # near-dedup of documents: test_events_contents.py
     runner = Runner(config, spark, STAGES, progress=lambda _: None)
     runner.run()     # the runner checks every file and event reached an output or the ledger
     read = lambda stage, t: spark.read.parquet(runner.table_path(stage, t))   # noqa: E731
@@ -421,7 +422,7 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
     assert {"not_json", "missing_field", "truncated_gzip", "unused_event_type", "unknown_event_type"} <= event_rules
     # the same documents whatever the partitioning of the inputs
     events, files = read("events", "events").repartition(3, "event_id"), read("ingest", "files").repartition(1)
-    again = conversation_tables(events, files, config.conversations, config.filter.opt_out, config.seed)[2]
+    again = conversation_tables(events, files, config, str(tmp_path / "again"))[0]["documents"]
     assert digest(again) == digest(read("conversations", "documents"))
 
 
