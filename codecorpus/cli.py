@@ -165,10 +165,11 @@ def cmd_plan(args) -> int:
     if not runner.manifest("mix"):
         raise FileNotFoundError(f"run {args.run} has no mix stage yet: `codecorpus run` (or `codecorpus stage mix "
                                 "CONFIG`) measures the token counts the planner needs")
-    measured = runner.spark.read.parquet(path).where("kind = 'language' AND available_tokens > 0").toPandas()
-    stats = measured.rename(columns={"name": "language", "available_tokens": "tokens"})
+    measured = runner.spark.read.parquet(path).where("available_tokens > 0").toPandas()   # one row per language
+    stats = measured[measured["kind"] == "language"].rename(columns={"name": "language", "available_tokens": "tokens"})
+    sources = measured[measured["kind"] == "source"].set_index("name")["available_tokens"].to_dict()
     mix, target = load_mix(args.model), parse_tokens(args.tokens) if args.tokens else None
-    plan = plan_mix(mix, stats, {}, target, args.epoch_cap)
+    plan = plan_mix(mix, stats, sources, target, args.epoch_cap)
     print(plan_report(plan, mix, target, args.epoch_cap))
     if args.out:
         plan.to_csv(args.out, index=False)

@@ -40,11 +40,14 @@ def run_summary(runner) -> str:
     if "documents" in _latest_outputs(runner, manifests):
         docs = next(m["outputs"]["documents"]["rows"] for m in reversed(manifests) if "documents" in m["outputs"])
         lines.append(f"documents: {docs}")
+    other = (runner.manifest("mix") or {}).get("outputs", {}).get("source_documents", {}).get("rows")
+    if other:
+        lines.append(f"documents of other sources (PRs, issues, notebooks, ...): {other}")
     conversations = runner.manifest("conversations")
     if conversations:
         out = conversations["outputs"]
         lines.append(f"pull requests: {out['pull_requests']['rows']}, issues: {out['issues']['rows']} "
-                     f"(documents: {runner.table_path('conversations', 'documents')})")
+                     f"(documents: {runner.table_path('conversations', 'conversation_documents')})")
     lines.append("dropped by rule:" if drops else "dropped: nothing")
     for (stage, rule), n in sorted(drops.items(), key=lambda kv: (STAGE_ORDER.index(kv[0][0]), -kv[1])):
         lines.append(f"  {stage:<9} {rule:<24} {n:>9}")   # (conversations overflows the column)

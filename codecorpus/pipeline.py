@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from pyspark import StorageLevel
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from codecorpus import tables
@@ -25,8 +26,9 @@ from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
 from codecorpus.format.tokenizer import with_token_counts
 from codecorpus.ledger import rejects, union_all
-from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix
-from codecorpus.mix.stage import apply_plan, keep_everything, language_stats, run_tokenizer, saved_tokenizer
+from codecorpus.mix.planner import by_source, load_mix, parse_tokens, plan_mix
+from codecorpus.mix.stage import (apply_plan, apply_source_plan, keep_everything, language_stats, run_tokenizer,
+                                  saved_tokenizer, source_stats)
 from codecorpus.pii.redact import redact_files
 from codecorpus.sources import stack_v2
 from codecorpus.sources.gharchive import list_event_files, read_event_files
@@ -142,18 +144,28 @@ def redact_pii(ctx: StageContext) -> StageResult:
     return StageResult({"files": files, "pii": pii}, dropped)
 
 
+def source_documents(ctx: StageContext) -> DataFrame:
+    """The non-code sources' documents this run has (tables.SOURCE_DOCUMENT_TABLES present), as one frame."""
+    present = [tables.conform(ctx.inputs[t], "documents") for t in tables.SOURCE_DOCUMENT_TABLES if t in ctx.inputs]
+    return union_all(present) or ctx.spark.createDataFrame([], tables.spark_schema("documents"))
+
+
 def mix(ctx: StageContext) -> StageResult:
     config = ctx.config
     tokenizer = run_tokenizer(ctx.spark, ctx.inputs["files"], config.tokenizer, config.run_dir, ctx.seed)
     counted = with_token_counts(ctx.inputs["files"], tokenizer, "content").persist(StorageLevel.DISK_ONLY)
-    stats = language_stats(counted)
-    chosen = load_mix(config.mix.model) if config.mix.model else keep_everything(stats["language"])
+    documents = with_token_counts(source_documents(ctx), tokenizer, "text").persist(StorageLevel.DISK_ONLY)
+    stats, sources = language_stats(counted), source_stats(documents)
+    chosen = load_mix(config.mix.model) if config.mix.model else keep_everything(stats["language"], sources)
     target = parse_tokens(config.mix.target_tokens) if config.mix.target_tokens else None
-    plan = plan_mix(chosen, stats, {}, target, config.mix.epoch_cap)
+    plan = plan_mix(chosen, stats, sources, target, config.mix.epoch_cap)
     kept, dropped = apply_plan(counted, plan, ctx.seed)
+    kept_documents, dropped_documents = apply_source_plan(documents, plan, ctx.seed)
     plan_frame = ctx.spark.createDataFrame(plan.astype(object).where(plan.notna(), None),
                                            tables.spark_schema("plan"))
-    return StageResult({"files": tables.conform(kept, "files"), "plan": plan_frame}, dropped)
+    return StageResult({"files": tables.conform(kept, "files"), "plan": plan_frame,
+                        "source_documents": tables.conform(kept_documents, "documents")},
+                       union_all([dropped, dropped_documents]))
 
 
 def format_documents(ctx: StageContext) -> StageResult:
@@ -165,17 +177,19 @@ def format_documents(ctx: StageContext) -> StageResult:
 
 
 def pack(ctx: StageContext) -> StageResult:
+    """Format's documents, then the mix's source documents, each repeated by its source's epochs."""
     tokenizer = saved_tokenizer(ctx.spark, ctx.config)
     if tokenizer is None:
         raise ValueError("pack needs a tokenizer: run the mix stage first, or set tokenizer.path")
-    documents, seed = ctx.inputs["documents"], ctx.seed
-    epochs = ctx.inputs["plan"].agg(F.max("epochs")).first()[0] or 1.0  # one number
+    documents = ctx.inputs["documents"].unionByName(ctx.inputs["source_documents"])
+    epochs = by_source(ctx.inputs["plan"].toPandas(), "epochs")   # the plan: one small row per language or source
     token_ids = tokenize_documents(documents, tokenizer).persist(StorageLevel.DISK_ONLY)
-    sequences = union_all([pack_sequences(token_ids, n, epochs, seed) for n in ctx.config.pack.seq_lengths])
-    left_out = rejects(unsampled(documents, epochs, seed), "epoch_sample",
-                       F.lit(f"{epochs:.4f}"), F.lit("not drawn for a plan below one epoch"),
-                       id_col="doc_id", id_kind="document")
-    return StageResult({"sequences": tables.conform(sequences, "sequences")}, left_out)
+    sequences = union_all([pack_sequences(token_ids, n, epochs, ctx.seed) for n in ctx.config.pack.seq_lengths])
+    left_out = unsampled(documents, epochs, ctx.seed)
+    dropped = rejects(left_out, "epoch_sample", F.format_number("epochs", 4),
+                      F.concat(F.lit("not drawn for a plan below one epoch: "), "source"),
+                      id_col="doc_id", id_kind="document")
+    return StageResult({"sequences": tables.conform(sequences, "sequences")}, dropped)
 
 
 STAGES = {
@@ -187,9 +201,9 @@ STAGES = {
     "events": Stage("events", (), ("events",), events_stage, ("sources",),
                     (Balance("units", "events", "source_file", "event_file"),), list_units=list_event_units,
                     doc="GH Archive event files into the events table (the five PR and issue event types)."),
-    "conversations": Stage("conversations", ("events", "files"), ("pull_requests", "issues", "documents", "pii"),
+    "conversations": Stage("conversations", ("events", "files"), ("pull_requests", "issues", "conversation_documents", "pii"),
                            conversations_stage, ("conversations", "filter", "pii", "dedup"),
-                           (Balance("events", "documents", "event_id", "event", merged="source_ids"),),
+                           (Balance("events", "conversation_documents", "event_id", "event", merged="source_ids"),),
                            doc="Pull requests and issues: StarCoder2's filters, text rules and templates; decontamination, PII, near-dedup."),
     "filter": Stage("filter", ("files",), ("files", "contamination"), filter_stage, ("filter",), (FILE_BALANCE,),
                     doc="StarCoder2's heuristic and language-specific filters, licenses, opt-out, decontamination.",
@@ -204,12 +218,18 @@ STAGES = {
     "notebooks": notebooks.STAGE,
     "ir": llvm_ir.STAGE,
     "docs": docs_sites.STAGE,
-    "mix": Stage("mix", ("files",), ("files", "plan"), mix, ("mix", "tokenizer"), (FILE_BALANCE,),
-                 doc="Token counts per file, the target model's mix plan, and its caps applied."),
+    "mix": Stage("mix", ("files",), ("files", "plan", "source_documents"), mix, ("mix", "tokenizer"),
+                 (FILE_BALANCE, *(Balance(t, "source_documents", "doc_id", "document")
+                                  for t in tables.SOURCE_DOCUMENT_TABLES)),
+                 optional_reads=tables.SOURCE_DOCUMENT_TABLES,
+                 doc="Token counts per file and non-code document, the target model's mix plan, its caps and "
+                     "sources applied."),
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format", "tokenizer"),
                     (Balance("files", "documents", merged="source_ids"),),
                     doc="Repository-context documents with metadata and repo-level FIM."),
-    "pack": Stage("pack", ("documents", "plan"), ("sequences",), pack, ("pack", "mix", "tokenizer"),
-                  (Balance("documents", "sequences", "doc_id", "document", merged="doc_ids"),),
-                  doc="Documents tokenized, repeated by the plan's epochs, packed into 4K and 16K sequences."),
+    "pack": Stage("pack", ("documents", "source_documents", "plan"), ("sequences",), pack, ("pack", "mix", "tokenizer"),
+                  (Balance("documents", "sequences", "doc_id", "document", merged="doc_ids"),
+                   Balance("source_documents", "sequences", "doc_id", "document", merged="doc_ids")),
+                  doc="Every source's documents tokenized, repeated by their source's epochs, packed into 4K "
+                      "and 16K sequences."),
 }

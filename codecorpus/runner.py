@@ -105,6 +105,12 @@ class Runner:
         raise MissingInput(f"stage {before} reads table {table!r}, which no earlier stage of run {self.root} "
                            f"has written; run one of {writers} first (e.g. `codecorpus run CONFIG`)")
 
+    def optional_inputs(self, stage: Stage) -> tuple[str, ...]:
+        """The optional reads of ``stage`` that a stage of this run's config before it writes (in the
+        order declared); a stage the config does not run (an opt-in source left off) is simply absent."""
+        earlier = [s for s in self.config.stages if STAGE_ORDER.index(s) < STAGE_ORDER.index(stage.name)]
+        return tuple(t for t in stage.optional_reads if any(t in self.stages[s].writes for s in earlier))
+
     # -- running ---------------------------------------------------------------------------------
     def run(self, only: list[str] | None = None) -> list[StageReport]:
         names = only or self.config.stages
@@ -117,7 +123,7 @@ class Runner:
     def run_stage(self, stage: Stage) -> StageReport:
         started = time.time()
         units = stage.list_units(self.config) if stage.list_units else []
-        inputs = {t: self.producer(t, stage.name) for t in stage.reads}
+        inputs = {t: self.producer(t, stage.name) for t in stage.reads + self.optional_inputs(stage)}
         fingerprints = {t: _lineage(self.manifest(p)["outputs"][t]) for t, p in inputs.items()}
         if stage.list_units:
             fingerprints["units"] = hashlib.sha1(
@@ -283,6 +289,8 @@ class Runner:
     def _check_balances(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit],
                         outputs: dict[str, DataFrame], ledger: DataFrame) -> None:
         for balance in stage.balances:
+            if balance.source in stage.optional_reads and balance.source not in frames:
+                continue   # an optional input this run does not have
             if balance.source == "units":
                 source = self.spark.createDataFrame([(u.unit_id,) for u in units] or [("",)], "id string")
                 source = source.where(F.col("id") != "") if not units else source

@@ -57,7 +57,10 @@ class Stage:
     writes: tuple[str, ...]
     run: Callable[[StageContext], StageResult]
     config_sections: tuple[str, ...] = ()   # config keys whose values decide this stage's output
-    balances: tuple[Balance, ...] = ()
+    balances: tuple[Balance, ...] = ()      # a balance whose source is an absent optional read is not checked
+    # Tables read when a stage of the run's config before this one writes them, absent otherwise (the
+    # documents of opt-in sources): the runner passes the ones present, in this order.
+    optional_reads: tuple[str, ...] = ()
     list_units: Callable[[Any], list[Unit]] | None = None   # set for source stages, which commit per shard
     doc: str = ""
     # When only the opt-out list grew: (previous outputs, previous ledger, inputs, added entries) ->

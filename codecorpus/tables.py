@@ -23,12 +23,14 @@ SORT_KEYS = {
     "contamination": ["benchmark"],
     "plan": ["kind", "name"],
     "sequences": ["seq_len", "seq_index"],
-    "notebook_documents": ["doc_id"],
-    "ir_documents": ["doc_id"],
-    "docs_documents": ["doc_id"],
 }
-# Tables that share another table's schema (documents of other sources, written beside repo documents).
-SCHEMA_OF = {"notebook_documents": "documents", "ir_documents": "documents", "docs_documents": "documents"}
+# The document tables of the non-code sources, in the order the mix stage reads them: each is written by
+# one stage before mix (a stage that adds a source names its table here). The mix stage measures them,
+# applies the plan and writes what it keeps as `source_documents`, which pack reads beside format's
+# `documents`. All share the documents schema.
+SOURCE_DOCUMENT_TABLES = ("conversation_documents", "notebook_documents", "ir_documents", "docs_documents")
+SCHEMA_OF = {table: "documents" for table in (*SOURCE_DOCUMENT_TABLES, "source_documents")}
+SORT_KEYS |= {table: ["doc_id"] for table in SCHEMA_OF}
 
 
 class SchemaError(ValueError):
@@ -72,6 +74,14 @@ def spark_schema(table: str) -> T.StructType:
     fields = [T.StructField(f["name"], parse_type(f["type"]), f["nullable"])
               for f in schema_doc(table)["fields"]]
     return T.StructType(fields)
+
+
+def batch_schema(table: str, *extra: str) -> T.StructType:
+    """``table``'s columns, all nullable, then ``extra`` string columns: the output of a mapInPandas that
+    returns the table's rows and ledger rows side by side (nullable, so Spark never assumes a column of
+    the other kind of row is set)."""
+    return T.StructType([T.StructField(f.name, f.dataType, True) for f in spark_schema(table).fields]
+                        + [T.StructField(name, T.StringType(), True) for name in extra])
 
 
 def check(df: DataFrame, table: str, required: list[str] | None = None) -> None:

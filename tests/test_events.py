@@ -409,7 +409,7 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
     runner = Runner(config, spark, STAGES, progress=lambda _: None)
     runner.run()     # the runner checks every file and event reached an output or the ledger
     read = lambda stage, t: spark.read.parquet(runner.table_path(stage, t))   # noqa: E731
-    docs = read("conversations", "documents").select("source", "repo_name", "source_ids").collect()
+    docs = read("conversations", "conversation_documents").select("source", "repo_name", "source_ids").collect()
     assert sorted((d.source, d.repo_name) for d in docs) == [("issue", "Codertocat/Hello-World"),
                                                              ("pull_request", "psf/requests")]
     pr = read("conversations", "pull_requests").collect()[0]
@@ -422,8 +422,8 @@ def test_stages_end_to_end(spark, fixtures, tmp_path):
     assert {"not_json", "missing_field", "truncated_gzip", "unused_event_type", "unknown_event_type"} <= event_rules
     # the same documents whatever the partitioning of the inputs
     events, files = read("events", "events").repartition(3, "event_id"), read("ingest", "files").repartition(1)
-    again = conversation_tables(events, files, config, str(tmp_path / "again"))[0]["documents"]
-    assert digest(again) == digest(read("conversations", "documents"))
+    again = conversation_tables(events, files, config, str(tmp_path / "again"))[0]["conversation_documents"]
+    assert digest(again) == digest(read("conversations", "conversation_documents"))
 
 
 def test_review_before_opened_is_left_out(events, commits):

@@ -170,7 +170,7 @@ def test_git_clones_give_the_snapshot_documents(spark, fixtures, clones, release
                                              "pull_requests": PR_RULES}})
     outputs, ledger = conversation_tables(events, spark.createDataFrame([], tables.spark_schema("files")), config,
                                           str(tmp_path / "scratch"))
-    docs, ledger = collect(outputs["documents"]), collect(ledger)
+    docs, ledger = collect(outputs["conversation_documents"]), collect(ledger)
     rules = {(r["id"], r["id_kind"], r["rule"]): r for r in ledger}
 
     # the two copies of the golden PR (one per clone) are near-duplicates: the smaller doc_id survives

@@ -113,7 +113,7 @@ def conversation_tables(events: DataFrame, files: DataFrame, config: RunConfig,
         rows.where(F.col("kind") == kind).join(docs.select("doc_id"), "doc_id", "left_semi"), table)
     spans = docs.select(F.col("doc_id").alias("file_id"), F.explode("pii_spans").alias("s")).select("file_id", "s.*")
     return ({"pull_requests": pick("pull_request", "pull_requests"), "issues": pick("issue", "issues"),
-             "documents": tables.conform(docs, "documents"), "pii": tables.conform(spans, "pii")},
+             "conversation_documents": tables.conform(docs, "documents"), "pii": tables.conform(spans, "pii")},
             union_all(rejects))
 
 

@@ -125,10 +125,8 @@ def render_site(repo_name: str, pages: list[dict], cfg: DocsConfig) -> tuple[dic
             "metadata": json.dumps({"pages": [p["path"] for p in pages]}, sort_keys=True)}, dropped
 
 
-DOC_DDL = ("doc_id string, source string, repo_name string, languages array<string>, text string, "
-           "n_chars bigint, n_tokens bigint, source_ids array<string>, metadata string, "
-           "id string, rule string, value string, detail string")
-DOC_COLUMNS = [c.split()[0] for c in DOC_DDL.split(", ")]
+DOC_SCHEMA = tables.batch_schema("documents", "id", "rule", "value", "detail")   # site documents and pages left out
+DOC_COLUMNS = DOC_SCHEMA.fieldNames()
 
 
 def _render_batches(batches: Iterator[pd.DataFrame], cfg: DocsConfig) -> Iterator[pd.DataFrame]:
@@ -149,7 +147,7 @@ def site_documents(files: DataFrame, cfg: DocsConfig) -> tuple[DataFrame, DataFr
         "first_id", F.min("file_id").over(Window.partitionBy("repo_name", F.sha1("text"))))
     kept = extracted.where(F.col("file_id") == F.col("first_id"))
     sites = kept.groupBy("repo_name").agg(F.collect_list(F.struct("file_id", "path", "depth", "text")).alias("pages"))
-    rendered = sites.mapInPandas(lambda it: _render_batches(it, cfg), DOC_DDL).persist(StorageLevel.DISK_ONLY)
+    rendered = sites.mapInPandas(lambda it: _render_batches(it, cfg), DOC_SCHEMA).persist(StorageLevel.DISK_ONLY)
     documents = rendered.where(F.col("doc_id").isNotNull())
     dropped = union_all([
         rejects(pages.where(F.col("rule").isNotNull()), F.col("rule"), F.lit(None), F.col("detail")),

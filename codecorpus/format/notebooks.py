@@ -199,10 +199,8 @@ def render_notebook(content: str, cfg: NotebooksConfig) -> tuple[list[tuple[str,
         return [], rejected
 
 
-RESULT_DDL = ("doc_id string, source string, repo_name string, languages array<string>, text string, "
-              "n_chars bigint, n_tokens bigint, source_ids array<string>, metadata string, "
-              "rule string, value string, detail string")
-RESULT_COLUMNS = [c.split()[0] for c in RESULT_DDL.split(", ")]
+RESULT_SCHEMA = tables.batch_schema("documents", "rule", "value", "detail")   # documents and rejected notebooks
+RESULT_COLUMNS = RESULT_SCHEMA.fieldNames()
 
 
 def _render_batches(batches: Iterator[pd.DataFrame], cfg: NotebooksConfig) -> Iterator[pd.DataFrame]:
@@ -227,7 +225,7 @@ def _render_batches(batches: Iterator[pd.DataFrame], cfg: NotebooksConfig) -> It
 def notebook_documents(files: DataFrame, cfg: NotebooksConfig) -> tuple[DataFrame, DataFrame]:
     """Documents of every `.ipynb` file of ``files`` and ledger rows (by file_id) for the rejected ones."""
     notebooks = files.where(NOTEBOOK_PATHS).select("file_id", "repo_name", "path", "content")
-    results = (notebooks.mapInPandas(lambda it: _render_batches(it, cfg), RESULT_DDL)
+    results = (notebooks.mapInPandas(lambda it: _render_batches(it, cfg), RESULT_SCHEMA)
                .persist(StorageLevel.DISK_ONLY))   # read twice: documents and rejects
     documents = tables.conform(results.where(F.col("rule").isNull()), "documents")
     rejected = results.where(F.col("rule").isNotNull()).select(

@@ -1,7 +1,7 @@
 """Packing documents into fixed-length training sequences (StarCoder2 trains at 4K, then 16K tokens).
 
-Documents are tokenized on executors, repeated by the plan's epochs (whole passes, plus one more with
-probability equal to the fraction, drawn per (run seed, document)), put in a seeded shuffled order and
+Documents are tokenized on executors, repeated by their source's epochs in the plan (whole passes, plus
+one more with probability equal to the fraction, drawn per (run seed, document)), put in a seeded shuffled order and
 concatenated into one token stream, cut every ``seq_len`` tokens. Documents end with <|endoftext|>, so
 no separator is added; a long document spans consecutive sequences and later ones carry no header, as
 in StarCoder2. Only the last sequence may be shorter.
@@ -18,12 +18,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.taskcontext import TaskContext
 
+from codecorpus.draws import uniform
 from codecorpus.format.tokenizer import tokenizer_from_json
+from codecorpus.mix.stage import per_key
 
 SEQUENCE_SCHEMA = "seq_len int, seq_index bigint, n_tokens int, token_ids array<int>, doc_ids array<string>"
 
@@ -33,20 +35,30 @@ def _encode_batches(batches: Iterator[pa.RecordBatch], tokenizer_json: str) -> I
     for batch in batches:
         encoded = tokenizer.encode_batch(batch.column("text").to_pylist(), add_special_tokens=False)
         ids = pa.array([e.ids for e in encoded], pa.list_(pa.int32()))
-        yield pa.RecordBatch.from_arrays([batch.column("doc_id"), ids], ["doc_id", "token_ids"])
+        yield pa.RecordBatch.from_arrays([batch.column("doc_id"), batch.column("source"), ids],
+                                         ["doc_id", "source", "token_ids"])
 
 
 def tokenize_documents(documents: DataFrame, tokenizer_json: str) -> DataFrame:
-    return documents.select("doc_id", "text").mapInArrow(
-        lambda it: _encode_batches(it, tokenizer_json), "doc_id string, token_ids array<int>")
+    return documents.select("doc_id", "source", "text").mapInArrow(
+        lambda it: _encode_batches(it, tokenizer_json), "doc_id string, source string, token_ids array<int>")
 
 
-def repeats(documents: DataFrame, epochs: float, seed: int) -> DataFrame:
-    """(doc_id, epoch, order_key, n): each document floor(epochs) times, plus once more with
-    probability frac(epochs); order_key is the seeded shuffle of all copies."""
-    whole, fraction = int(epochs), epochs - int(epochs)
-    draw = (F.xxhash64(F.lit(seed), F.lit("epoch"), "doc_id").cast("double") + 2.0 ** 63) / 2.0 ** 64
-    copies = F.lit(whole) + F.when(draw < fraction, 1).otherwise(0)
+Epochs = float | dict[str, float]   # one number for every document, or a number per `source` (absent: 0)
+
+
+def epochs_of(epochs: Epochs) -> Column:
+    """Each document's epochs: the one number, or its ``source``'s."""
+    if isinstance(epochs, dict):
+        return F.coalesce(per_key(epochs, F.col("source")), F.lit(0.0))
+    return F.lit(float(epochs))
+
+
+def repeats(documents: DataFrame, epochs: Epochs, seed: int) -> DataFrame:
+    """(doc_id, n_tokens, epoch, order_key): each document floor(e) times, plus once more with
+    probability frac(e), e its epochs; order_key is the seeded shuffle of all copies."""
+    e = epochs_of(epochs)
+    copies = F.floor(e).cast("int") + F.when(uniform(seed, "epoch", "doc_id") < e - F.floor(e), 1).otherwise(0)
     return (documents.select("doc_id", "n_tokens", copies.alias("copies"))
             .where(F.col("copies") > 0)
             .select("doc_id", "n_tokens", F.explode(F.sequence(F.lit(0), F.col("copies") - 1)).alias("epoch"))
@@ -80,14 +92,17 @@ def stream_offsets(copies: DataFrame) -> DataFrame:
     return ordered.mapInArrow(lambda it: _with_offsets(it, starts), schema)
 
 
-def unsampled(documents: DataFrame, epochs: float, seed: int) -> DataFrame:
-    """Documents that get no copy (only when epochs < 1), for the ledger."""
-    return documents.join(repeats(documents.select("doc_id", "n_tokens"), epochs, seed), "doc_id", "left_anti")
+def unsampled(documents: DataFrame, epochs: Epochs, seed: int) -> DataFrame:
+    """Documents that get no copy (only when their epochs < 1), with their ``epochs``, for the ledger."""
+    left_out = documents.join(repeats(documents.select("doc_id", "source", "n_tokens"), epochs, seed),
+                              "doc_id", "left_anti")
+    return left_out.withColumn("epochs", epochs_of(epochs))
 
 
-def pack_sequences(token_ids: DataFrame, seq_len: int, epochs: float, seed: int) -> DataFrame:
-    """The packed sequences of ``seq_len`` tokens (SEQUENCE_SCHEMA) from ``token_ids`` (doc_id, token_ids)."""
-    counted = token_ids.select("doc_id", F.size("token_ids").alias("n_tokens"))
+def pack_sequences(token_ids: DataFrame, seq_len: int, epochs: Epochs, seed: int) -> DataFrame:
+    """The packed sequences of ``seq_len`` tokens (SEQUENCE_SCHEMA) from ``token_ids`` (doc_id, source,
+    token_ids)."""
+    counted = token_ids.select("doc_id", "source", F.size("token_ids").alias("n_tokens"))
     placed = stream_offsets(repeats(counted, epochs, seed)).join(token_ids, "doc_id")
     start, end = F.col("offset"), F.col("offset") + F.col("n_tokens")
     first, last = F.floor(start / seq_len), F.floor((end - 1) / seq_len)

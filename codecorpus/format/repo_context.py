@@ -22,7 +22,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from codecorpus import tokens
+from codecorpus import tables, tokens
 from codecorpus.annotate.signals import grammar_for, parse_tree
 from codecorpus.config import FormatConfig
 
@@ -120,8 +120,7 @@ def parse_document(text: str) -> tuple[str | None, list[str]]:
     return repo, [undo_fim(chunk) for chunk in chunks]
 
 
-DOC_SCHEMA = ("doc_id string, source string, repo_name string, languages array<string>, text string, "
-              "n_chars bigint, n_tokens bigint, source_ids array<string>, metadata string")
+DOC_SCHEMA = tables.batch_schema("documents")
 # Characters a file chunk adds around its content at most: separator, path line, the three FIM tokens.
 CHUNK_OVERHEAD = len(tokens.FILE_SEP) + 1 + len(tokens.FIM_PREFIX) + len(tokens.FIM_SUFFIX) + len(tokens.FIM_MIDDLE)
 DOC_OVERHEAD = len(tokens.REPO_NAME) + len(tokens.ENDOFTEXT)
@@ -142,7 +141,7 @@ def _render_batches(batches: Iterator[pd.DataFrame], seed: int, cfg: FormatConfi
                 "source_ids": list(dict.fromkeys(i["file_id"] for i in items)),
                 "metadata": json.dumps({**meta, "chunk": int(chunk), "seed": seed}, sort_keys=True),
             })
-        yield pd.DataFrame(rows, columns=[c.split()[0] for c in DOC_SCHEMA.split(", ")])
+        yield pd.DataFrame(rows, columns=DOC_SCHEMA.fieldNames())
 
 
 def split_lines(text: str, limit: int) -> list[str]:

@@ -20,6 +20,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+# Documents name their source in their `source` column; the mix rows name StarCoder2's sources (Table 4).
+# A source named like its row (jupyter_structured, documentation, ...) needs no entry here. Repository
+# documents are the code: the language rows plan them.
+SOURCE_ROWS = {"pull_request": "pull_requests", "issue": "issues", "jupyter_script": "jupyter_scripts",
+               "llvm_ir": "intermediate_representation"}
+CODE_SOURCE = "repo_context"
 PLAN_COLUMNS = ["kind", "name", "files", "bytes", "available_tokens", "cap_tokens", "keep_rate",
                 "unique_tokens", "epochs", "planned_tokens", "weight", "status", "reference_tokens"]
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
@@ -33,7 +39,22 @@ class Mix:
     epoch_cap: float
     caps_gb: dict[str, float]
     languages: tuple[str, ...]
-    sources: tuple[tuple[str, float], ...]   # (name, StarCoder2's unique tokens in billions)
+    sources: tuple[tuple[str, float | None], ...]   # (name, StarCoder2's unique tokens in billions)
+
+
+def mix_row(source: str) -> str:
+    """The mix row of a documents' ``source`` value."""
+    return SOURCE_ROWS.get(source, source)
+
+
+def by_source(plan: pd.DataFrame, column: str) -> dict[str, float]:
+    """``column`` of the plan keyed by the documents' ``source`` values: each source row under its name
+    and the source values mapped to it, and repository documents (the code) under the largest value of
+    the language rows (the policy gives every kept language the same epochs)."""
+    rows = plan[plan["kind"] == "source"].set_index("name")[column].astype(float).to_dict()
+    out = {alias: rows[row] for alias, row in SOURCE_ROWS.items() if row in rows} | rows
+    languages = plan.loc[plan["kind"] == "language", column]
+    return out | {CODE_SOURCE: float(languages.max()) if len(languages) else 0.0}
 
 
 def load_mix(name: str) -> Mix:
@@ -69,7 +90,8 @@ def human(n: float) -> str:
 def plan_mix(mix: Mix, languages: pd.DataFrame, sources: dict[str, float], target_tokens: float | None,
              epoch_cap: float | None = None) -> pd.DataFrame:
     """``languages``: columns language, files, bytes, tokens (kept files of the run).
-    ``sources``: measured tokens of the non-code sources present in the run (absent ones count 0).
+    ``sources``: measured tokens of the non-code sources present in the run, by mix row name (absent
+    ones count 0; a measured source outside the mix is excluded, like a language).
     Returns one row per language of the corpus or the mix, and one per non-code source."""
     cap = epoch_cap or mix.epoch_cap
     stats = languages.set_index("language")
@@ -91,7 +113,9 @@ def plan_mix(mix: Mix, languages: pd.DataFrame, sources: dict[str, float], targe
     for name, reference_b in mix.sources:
         available = sources.get(name, 0)
         rows.append(["source", name, None, None, int(available), None, 1.0, available,
-                     "kept" if available else "missing", reference_b * 1e9])
+                     "kept" if available else "missing", None if reference_b is None else reference_b * 1e9])
+    for name in sorted(set(sources) - {name for name, _ in mix.sources}):
+        rows.append(["source", name, None, None, int(sources[name]), None, 0.0, 0.0, "excluded", None])
     plan = pd.DataFrame(rows, columns=["kind", "name", "files", "bytes", "available_tokens", "cap_tokens",
                                        "keep_rate", "unique_tokens", "status", "reference_tokens"])
     unique = plan["unique_tokens"].sum()

@@ -1,17 +1,21 @@
-"""The mix stage: count tokens per file with the run's tokenizer, plan the target model's mix, and
-apply it in Spark. A file of a language outside the mix goes to the ledger (rule ``mix_language``); a
-file of a capped language is kept with the plan's keep rate by a draw seeded by (run seed, file id),
-else ledgered (rule ``mix_cap``, value the keep rate). Epochs are applied when sequences are packed.
+"""The mix stage: count tokens per file and per non-code document with the run's tokenizer, plan the
+target model's mix, and apply it in Spark. A file of a language outside the mix goes to the ledger (rule
+``mix_language``); a file of a capped language is kept with the plan's keep rate by a draw seeded by (run
+seed, file id), else ledgered (rule ``mix_cap``, value the keep rate); a document of a source outside the
+mix is ledgered (rule ``mix_source``). Epochs are applied when sequences are packed.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from codecorpus.draws import uniform
 from codecorpus.format.tokenizer import TokenizerConfig, check_special_tokens, train_tokenizer
 from codecorpus.ledger import rejects, union_all
-from codecorpus.mix.planner import Mix, parse_tokens
+from codecorpus.mix.planner import Mix, by_source, mix_row, parse_tokens
 from codecorpus.storage import Storage
 
 UNKNOWN = "(unknown)"
@@ -63,21 +67,46 @@ def language_stats(files: DataFrame):
             .toPandas())
 
 
-def keep_everything(languages) -> Mix:
-    return Mix("all", "this corpus", 1.0, 5.0, {}, tuple(languages), ())
+def source_stats(documents: DataFrame) -> dict[str, float]:
+    """Tokens per mix row of the non-code sources' documents (counted), from one small row per source."""
+    out: Counter = Counter()
+    for row in documents.groupBy("source").agg(F.sum("n_tokens").alias("tokens")).collect():
+        out[mix_row(row["source"])] += row["tokens"] or 0
+    return dict(out)
+
+
+def keep_everything(languages, sources=()) -> Mix:
+    """The plan of a run without a target model: every language and every source measured, kept."""
+    return Mix("all", "this corpus", 1.0, 5.0, {}, tuple(languages), tuple((name, None) for name in sources))
+
+
+def per_key(values: dict[str, float], key: Column) -> Column:
+    """``values[key]`` as a column (null for a key not in ``values``)."""
+    return F.element_at(F.create_map(*[F.lit(x) for kv in values.items() for x in kv]), key) \
+        if values else F.lit(None).cast("double")
+
+
+def keep_by_rate(frame: DataFrame, rate: Column, seed: int, id_col: str) -> tuple[DataFrame, DataFrame]:
+    """Rows kept at ``rate`` (all at 1, none at 0) by a draw seeded by (run seed, row id); the rest carry
+    their rate in ``_rate``."""
+    marked = frame.withColumn("_rate", F.coalesce(rate, F.lit(0.0))).withColumn("_draw", uniform(seed, "mix", id_col))
+    keep = (F.col("_rate") >= 1) | (F.col("_draw") < F.col("_rate"))
+    return marked.where(keep).drop("_rate", "_draw"), marked.where(~keep).drop("_draw")
 
 
 def apply_plan(files: DataFrame, plan, seed: int) -> tuple[DataFrame, DataFrame | None]:
     """Keep files by the plan's per-language keep rate; the rest become ledger rows."""
     rates = {row.name: float(row.keep_rate) for row in plan[plan["kind"] == "language"].itertuples()}
     language = F.coalesce("language", F.lit(UNKNOWN))
-    rate = F.element_at(F.create_map(*[F.lit(x) for kv in rates.items() for x in kv]), language) \
-        if rates else F.lit(None)
-    draw = (F.xxhash64(F.lit(seed), F.lit("mix"), "file_id").cast("double") + 2.0 ** 63) / 2.0 ** 64
-    marked = files.withColumn("_rate", F.coalesce(rate, F.lit(0.0))).withColumn("_draw", draw)
-    keep = (F.col("_rate") >= 1) | (F.col("_draw") < F.col("_rate"))
-    kept = marked.where(keep).drop("_rate", "_draw")
-    dropped = marked.where(~keep)
+    kept, dropped = keep_by_rate(files, per_key(rates, language), seed, "file_id")
     out_of_mix = rejects(dropped.where(F.col("_rate") == 0), "mix_language", language)
     capped = rejects(dropped.where(F.col("_rate") > 0), "mix_cap", F.format_number("_rate", 6))
     return kept, union_all([out_of_mix, capped])
+
+
+def apply_source_plan(documents: DataFrame, plan, seed: int) -> tuple[DataFrame, DataFrame]:
+    """Keep the non-code sources' documents by their source row's keep rate; a source outside the mix
+    sends its documents to the ledger (rule ``mix_source``, value the source)."""
+    kept, dropped = keep_by_rate(documents, per_key(by_source(plan, "keep_rate"), F.col("source")), seed, "doc_id")
+    return kept, rejects(dropped, "mix_source", F.col("source"), F.col("repo_name"), id_col="doc_id",
+                         id_kind="document")

@@ -35,9 +35,9 @@ def build_release(spark: SparkSession, run_dir: str, out_dir: str, cfg: ReleaseC
     files = tables.conform(view.table("files"), "files")
     configs = language_configs(stats["files"]["by_language"], cfg.shard_bytes)
     shards = {"files": write_file_shards(files, configs, out_dir), "documents": None}
-    documents = view.table("documents")
+    documents = view.documents()
     if documents is not None:
-        shards["documents"] = write_document_shards(tables.conform(documents, "documents"),
+        shards["documents"] = write_document_shards(documents,
                                                     stats["documents"]["total"]["chars"], cfg.shard_bytes, out_dir)
     stats["shards"] = shards
     write_attribution(files, out_dir)

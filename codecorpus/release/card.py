@@ -143,7 +143,7 @@ def summary(stats: dict, cfg: ReleaseConfig) -> str:
                  ["files", _n(total["files"])],
                  ["bytes (raw file sizes)", _n(total["bytes"])],
                  ["languages", _n(len(stats["files"]["by_language"]))],
-                 ["training documents", _n(docs["total"]["documents"]) if docs else "n/a (format did not run)"],
+                 ["training documents", _n(docs["total"]["documents"]) if docs else "n/a (no documents in this run)"],
                  ["tokens", _n(docs["total"]["tokens"]) if docs else "n/a"],
                  ["run finished", run["last_finished_at"] or "n/a"],
              ])]
@@ -154,7 +154,7 @@ def summary(stats: dict, cfg: ReleaseConfig) -> str:
 
 def how_to_use(stats: dict, cfg: ReleaseConfig) -> str:
     first = stats["shards"]["files"][0]["config"] if stats["shards"]["files"] else "all"
-    docs = "\n\n# training documents (repository context, FIM applied)\n" \
+    docs = "\n\n# training documents of every source (repository context with FIM, PRs, notebooks, ...)\n" \
            "docs = load_dataset(\"parquet\", data_files=\"data/documents/*.parquet\", split=\"train\")" \
         if stats["shards"].get("documents") else ""
     return "\n".join([
@@ -214,17 +214,25 @@ def composition(stats: dict) -> str:
         rows = [[r["source_kind"], _n(r["files"]), _n(r["bytes"]), _n(r["repos"])] for r in f["by_source_kind"]]
         out += ["### Files per source", "", "How each repository was read (folder, git, archive).", "",
                 _table(["source", "files", "bytes", "repositories"], rows), ""]
-    docs = stats["documents"]
-    if docs:
-        rows = [[r["source"], _n(r["documents"]), _n(r["chars"]), _n(r["tokens"])] for r in docs["by_source"]]
-        out += ["### Training documents per source", "",
-                _table(["source", "documents", "characters", "tokens"], rows), ""]
-        if docs["total"]["tokens"] is None:
-            out += ["Tokens are n/a: no tokenizer was configured for the format stage.", ""]
-    else:
-        out += ["### Training documents", "", "None: the format stage is absent from this run.", ""]
+    out += document_sources(stats["documents"])
     out += ["![File-length distribution per language](figures/file_length_by_language.png)"]
     return "\n".join(out)
+
+
+def document_sources(docs: dict | None) -> list[str]:
+    """The card's lines on training documents: documents, characters, tokens and epochs per source."""
+    if not docs:
+        return ["### Training documents", "", "None: no stage of this run wrote documents (format, notebooks, ...).",
+                ""]
+    rows = [[r["source"], _n(r["documents"]), _n(r["chars"]), _n(r["tokens"]),
+             "n/a" if r.get("epochs") is None else f"{r['epochs']:.2f}"] for r in docs["by_source"]]
+    out = ["### Training documents per source", "",
+           "Repository documents (`repo_context`) and every other source's; epochs are the passes the mix plan "
+           "gives each source in the packed sequences.", "",
+           _table(["source", "documents", "characters", "tokens", "epochs"], rows), ""]
+    if docs["total"]["tokens"] is None:
+        out += ["Tokens are n/a where no tokenizer counted them (no mix stage, or no tokenizer configured).", ""]
+    return out
 
 
 def license_mix(stats: dict) -> str:

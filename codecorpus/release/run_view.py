@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 
+from codecorpus import tables
 from codecorpus.config import REPO_STAGES, STAGE_ORDER
+from codecorpus.ledger import union_all
 from codecorpus.storage import Storage
 
 
@@ -40,6 +42,14 @@ class RunView:
     def table(self, table: str) -> DataFrame | None:
         stage = self.producer(table)
         return self.spark.read.parquet(self.table_path(stage, table)) if stage else None
+
+    def documents(self) -> DataFrame | None:
+        """Every training document of the run: format's repository documents, then the non-code sources'
+        as the mix stage kept them (or, without a mix stage, as their own stages wrote them)."""
+        names = ("documents", "source_documents") if self.producer("source_documents") \
+            else ("documents", *tables.SOURCE_DOCUMENT_TABLES)
+        return union_all([tables.conform(self.table(name), "documents") for name in names
+                          if self.producer(name) and self.manifests[self.producer(name)]["outputs"][name]["rows"]])
 
     def input_stage(self, stage: str, table: str) -> str | None:
         """The stage whose ``table`` the given stage read (from its manifest)."""

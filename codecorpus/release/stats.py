@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from codecorpus.mix.planner import by_source as by_source_of_plan
 from codecorpus.release.run_view import RunView
 
 UNKNOWN = "(unknown)"
@@ -166,18 +167,23 @@ def contamination_stats(view: RunView) -> dict:
 
 
 def document_stats(view: RunView) -> dict | None:
-    docs = view.table("documents")
+    """Documents, characters and tokens in total and per source, with each source's planned epochs."""
+    docs = view.documents()
     if docs is None:
         return None
     aggs = [F.count(F.lit(1)).alias("documents"), F.sum("n_chars").alias("chars"),
             F.sum("n_tokens").alias("tokens"), F.count("n_tokens").alias("with_tokens")]
     total = docs.agg(*aggs).first().asDict()
     by_source = _rows(docs.groupBy("source").agg(*aggs))
+    plan = view.table("plan")
+    epochs = by_source_of_plan(plan.toPandas(), "epochs") if plan is not None else {}   # one row per language
     for row in [total, *by_source]:
         if row["with_tokens"] < row["documents"]:
             row["tokens"] = None   # tokens are reported only when every document was tokenized
         del row["with_tokens"]
         row["chars"] = row["chars"] or 0
+    for row in by_source:
+        row["epochs"] = epochs.get(row["source"])
     return {"total": total, "by_source": sorted(by_source, key=lambda r: (-r["chars"], r["source"]))}
 
 
