@@ -23,14 +23,15 @@ from codecorpus.mix.stage import MixConfig
 from codecorpus.format.docs_sites import DocsConfig
 from codecorpus.format.llvm_ir import IrConfig
 from codecorpus.format.notebooks import NotebooksConfig
+from codecorpus.format.text_sources import TextConfig
 from codecorpus.pii.config import PiiConfig
 from codecorpus.s3.config import S3Config
 from codecorpus.sources.stack_v2 import StackV2Config
 
 STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "dedup", "pii", "notebooks", "ir", "docs",
-               "mix", "format", "pack")
+               "text", "mix", "format", "pack")
 # The stages a config runs by default. events and conversations need GitHub event data (sources.gharchive);
-# notebooks, ir and docs (other sources' documents) run when named.
+# notebooks, ir, docs and text (other sources' documents) run when named.
 REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
@@ -113,6 +114,8 @@ class RunConfig(Section):
     notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
     ir: IrConfig = Field(default_factory=IrConfig, description="Source/LLVM IR pairs.")
     docs: DocsConfig = Field(default_factory=DocsConfig, description="Documentation sites.")
+    text: TextConfig = Field(default_factory=TextConfig, description=(
+        "Text datasets (Parquet, JSONL) in StarCoder2's Q&A, arXiv, Wikipedia, OpenWebMath and LHQ templates."))
 
     @field_validator("stages")
     @classmethod
