@@ -16,7 +16,7 @@ from codecorpus.config import RunConfig
 from codecorpus.dedup.exact import exact_dedup
 from codecorpus.dedup.near import near_dedup
 from codecorpus.filters.pipeline import filter_files
-from codecorpus.format import docs_sites, llvm_ir, notebooks, text_sources
+from codecorpus.format import docs_sites, kaggle, llvm_ir, notebooks, text_sources
 from codecorpus.format.conversations import conversation_tables
 from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
@@ -200,6 +200,7 @@ STAGES = {
     "ir": llvm_ir.STAGE,
     "docs": docs_sites.STAGE,
     "text": text_sources.STAGE,
+    "kaggle": kaggle.STAGE,
     "mix": Stage("mix", ("files",), ("files", "plan"), mix, ("mix", "tokenizer"), (FILE_BALANCE,),
                  doc="Token counts per file, the target model's mix plan, and its caps applied."),
     "format": Stage("format", ("files",), ("documents",), format_documents, ("format", "tokenizer"),

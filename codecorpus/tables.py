@@ -27,10 +27,12 @@ SORT_KEYS = {
     "ir_documents": ["doc_id"],
     "docs_documents": ["doc_id"],
     "text_documents": ["doc_id"],
+    "kaggle_documents": ["doc_id"],
 }
 # Tables that share another table's schema (documents of other sources, written beside repo documents).
 SCHEMA_OF = {"notebook_documents": "documents", "ir_documents": "documents", "docs_documents": "documents",
-             "text_documents": "documents"}
+             "text_documents": "documents",
+             "kaggle_documents": "documents"}
 
 
 class SchemaError(ValueError):
