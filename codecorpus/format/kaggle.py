@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 
 from codecorpus import tables, tokens
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.format.notebooks import kernel_language, parse_notebook
+from codecorpus.format.notebooks import INVALID_JSON, kernel_language, parse_notebook
 from codecorpus.ledger import Rejected, rejects, union_all
 from codecorpus.stage import Stage, StageContext, StageResult
 
@@ -201,7 +201,7 @@ def _render_batches(batches: Iterator[pd.DataFrame], cfg: KaggleConfig, input_ro
                 text, code = render_kaggle(content, {k: record[k] for k in META}, cfg, input_root)
                 row |= {"text": text, "code": code, "has_dataset": text.startswith(tokens.JUPYTER_START)}
             except UnicodeDecodeError as exc:
-                row |= {"rule": "invalid_json", "value": "utf-8", "detail": f"{record['path']}: not UTF-8: {exc}"[:1000]}
+                row |= {"rule": INVALID_JSON, "value": "utf-8", "detail": f"{record['path']}: not UTF-8: {exc}"[:1000]}
             except Rejected as rejected:
                 row |= {"rule": rejected.rule, "value": rejected.value[:200], "detail": f"{record['path']}: {rejected}"[:1000]}
             rows.append(row)
