@@ -11,7 +11,6 @@ from codecorpus.format import kaggle as kg
 from codecorpus.format.notebooks import parse_notebook
 from codecorpus.ledger import Rejected
 from codecorpus.pipeline import STAGES
-from codecorpus.runner import Runner
 from tests.kaggle_fixtures import ISSUE_12_QUOTE, ITEM_SALES, kaggle_root
 from tests.notebook_fixtures import notebook_dir
 
@@ -116,11 +115,9 @@ def test_strip_template_only_at_the_start():
 def test_kaggle_stage_documents_ledger_and_near_dedup(spark, root, tmp_path):
     with open(root / "DatasetVersions.csv", encoding="utf-8") as f:   # the fixture's descriptions round-trip
         assert [r["Description"] for r in csv.DictReader(f)] == [ISSUE_12_QUOTE, ITEM_SALES]
-    config = parse_config({"run_dir": str(tmp_path / "run"), "stages": ["kaggle"], "files_per_table": 1,
-                           "kaggle": {"root": str(root)}})
-    runner = Runner(config, spark, STAGES, progress=lambda message: None)
-    manifest = runner.run()[0].manifest
-    documents = spark.read.parquet(runner.table_path("kaggle", "kaggle_documents"))
+    config = parse_config({"stages": ["kaggle"], "kaggle": {"root": str(root)}})
+    assert STAGES["kaggle"].writes == ("kaggle_documents",)
+    documents, dropped = kg.kaggle_documents(spark, config.kaggle, config.dedup, str(tmp_path))
     tables.check(documents, "documents")
     rows = {r["source_ids"][0]: r for r in documents.collect()}
     assert sorted(rows) == ["100001", "100002", "100003"]
@@ -128,8 +125,8 @@ def test_kaggle_stage_documents_ledger_and_near_dedup(spark, root, tmp_path):
     assert [json.loads(rows[k]["metadata"])["has_dataset"] for k in sorted(rows)] == [True, True, False]
     assert rows["100002"]["text"] == kg.render_kaggle(notebook(root, 100002), ITEM_SALES_META, CFG, None)[0]
     assert "df.info()<jupyter_output>" in rows["100001"]["text"]
-    ledger = {r["id"]: (r["rule"], r["value"]) for r in spark.read.parquet(runner.ledger_path("kaggle")).collect()}
+    ledger = {r["id"]: (r["rule"], r["value"], r["id_kind"]) for r in dropped.collect()}
     assert {k: v[0] for k, v in ledger.items()} == {"100004": kg.NEAR_DUP, "100005": kg.SYNTAX_ERROR,
                                                     "100006": kg.TOO_SHORT, "100007": kg.NOT_PYTHON,
                                                     "100008": "invalid_json"}
-    assert ledger["100004"][1] == "100003" and manifest["drops_by_rule"][kg.NEAR_DUP] == 1
+    assert ledger["100004"][1] == "100003" and {v[2] for v in ledger.values()} == {"kaggle_notebook"}

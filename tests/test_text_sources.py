@@ -3,6 +3,7 @@ FAQ as Stack Exchange-style Q&A, docutils' LaTeX documents as arXiv sources and 
 texts are written by hand from the reference's templates."""
 import gzip
 import json
+from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
@@ -13,7 +14,6 @@ from codecorpus.format import text_sources as ts
 from codecorpus.format.repo_context import rng_for
 from codecorpus.ledger import Rejected
 from codecorpus.pipeline import STAGES
-from codecorpus.runner import Runner
 from tests.text_fixtures import text_fixture_dir
 
 
@@ -127,35 +127,30 @@ def test_config_rejects_unknown_columns_and_duplicate_names():
         ts.TextConfig(datasets=[dataset(), dataset()])
 
 
-def test_text_stage_every_row_reaches_a_document_or_the_ledger(spark, fixtures, tmp_path):
-    config = parse_config({
-        "run_dir": str(tmp_path / "run"), "stages": ["text"], "files_per_table": 1, "ingest": {"shards": 1},
-        "text": {"datasets": [
-            {"name": "wiki", "source": "wikipedia", "paths": [str(fixtures / "wikipedia.jsonl")],
-             "languages": ["English"]},
-            {"name": "faq", "source": "stackoverflow", "paths": [str(fixtures / "faq.parquet")],
-             "template": "stackexchange"},
-            {"name": "tex", "source": "arxiv", "paths": [str(fixtures / "arxiv.jsonl")], "template": "arxiv"},
-            {"name": "he", "source": "lhq", "paths": [str(fixtures / "humaneval*.jsonl.gz")], "template": "qa",
-             "columns": {"question": "prompt", "answer": "canonical_solution"}}]}})
-    runner = Runner(config, spark, STAGES, progress=lambda message: None)
-    manifest = runner.run()[0].manifest
-    documents = spark.read.parquet(runner.table_path("text", "text_documents"))
+def test_text_stage_every_row_reaches_a_document_or_the_ledger(spark, fixtures):
+    config = parse_config({"stages": ["text"], "text": {"datasets": [
+        {"name": "wiki", "source": "wikipedia", "paths": [str(fixtures / "wikipedia.jsonl")], "languages": ["English"]},
+        {"name": "faq", "source": "stackoverflow", "paths": [str(fixtures / "faq.parquet")], "template": "stackexchange"},
+        {"name": "tex", "source": "arxiv", "paths": [str(fixtures / "arxiv.jsonl")], "template": "arxiv"},
+        {"name": "he", "source": "lhq", "paths": [str(fixtures / "humaneval*.jsonl.gz")], "template": "qa",
+         "columns": {"question": "prompt", "answer": "canonical_solution"}}]}})
+    assert STAGES["text"].list_units is ts.list_text_units and STAGES["text"].writes == ("text_documents",)
+    units = ts.list_text_units(config)
+    assert [u.unit_id.split(":")[0] for u in units] == ["faq", "he", "he", "tex", "wiki"]
+    documents, dropped = ts.text_documents(spark, config.text, units, 42)
     tables.check(documents, "documents")
-    by_source = {r["source"]: r["n"] for r in documents.groupBy("source").count().withColumnRenamed("count", "n").collect()}
+    docs, ledger = documents.collect(), dropped.collect()
     # humaneval-cut.jsonl.gz gives the 2 lines before its gzip stream breaks
-    assert by_source == {"wikipedia": 4, "stackoverflow": 17, "arxiv": 2, "lhq": 5 + 2}
-    assert manifest["drops_by_rule"] == {ts.NOT_JSON: 1, ts.MISSING_COLUMN: 1, ts.EMPTY_TEXT: 1, ts.NO_SECTION: 1,
-                                         ts.UNREADABLE_FILE: 1}
-    ledger = spark.read.parquet(runner.ledger_path("text"))
-    ids = {r["id"] for r in ledger.collect()} | {i for r in documents.select("source_ids").collect() for i in r[0]}
-    wiki = next(u.location for u in ts.list_text_units(config) if u.unit_id.startswith("wiki:"))
+    assert Counter(d["source"] for d in docs) == {"wikipedia": 4, "stackoverflow": 17, "arxiv": 2, "lhq": 5 + 2}
+    assert Counter(r["rule"] for r in ledger) == {ts.NOT_JSON: 1, ts.MISSING_COLUMN: 1, ts.EMPTY_TEXT: 1,
+                                                  ts.NO_SECTION: 1, ts.UNREADABLE_FILE: 1}
+    ids = {r["id"] for r in ledger} | {i for d in docs for i in d["source_ids"]}
+    wiki = next(u.location for u in units if u.unit_id.startswith("wiki:"))
     assert {f"wiki:{wiki}:{n}" for n in range(1, 8)} <= ids   # all 7 lines of the file
-    first = documents.where("source_ids[0] like 'wiki:%:1'").first()
+    first = next(d for d in docs if d["source_ids"] == [f"wiki:{wiki}:1"])
     assert first["languages"] == ["English"] and first["text"].startswith("Celtuce (Lactuca sativa")
     assert json.loads(first["metadata"])["template"] == "plain"
     # the same rows whatever the sharding
-    units = ts.list_text_units(config)
     split = ts.text_documents(spark, config.text, units[::2], 42)[0].unionByName(
         ts.text_documents(spark, config.text, units[1::2], 42)[0])
-    assert tables.digest(split) == manifest["outputs"]["text_documents"]["digest"]
+    assert tables.digest(split) == tables.digest(documents)
