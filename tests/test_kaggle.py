@@ -88,6 +88,14 @@ def test_no_dataset_gives_the_plain_script(root):
     assert text == f"<jupyter_script>{code}<|endoftext|>" and code.startswith("# # `auto_arima`\n#\n")
 
 
+def test_render_command_prints_the_script(root, capsys):
+    from codecorpus.cli import main
+    assert main(["render", "kaggle", str(root / "code/0000/100/100003.ipynb")]) == 0
+    assert capsys.readouterr().out.startswith("===== kaggle_scripts, 7901 characters\n<jupyter_script># # `auto_arima`")
+    assert main(["render", "kaggle", str(root / "code/0000/100/100005.ipynb")]) == 1
+    assert "kaggle_syntax_error" in capsys.readouterr().err
+
+
 def test_script_conversion_drops_magics_and_long_lines():
     path = notebook_dir() / "ipynb_py" / "Notebook with html and latex cells.ipynb"
     nb = parse_notebook(path.read_text(encoding="utf-8"), 1 << 20)
