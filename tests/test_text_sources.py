@@ -3,6 +3,7 @@ FAQ as Stack Exchange-style Q&A, docutils' LaTeX documents as arXiv sources and 
 texts are written by hand from the reference's templates."""
 import gzip
 import json
+import tarfile
 from collections import Counter
 
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ from codecorpus.format import text_sources as ts
 from codecorpus.format.repo_context import rng_for
 from codecorpus.ledger import Rejected
 from codecorpus.pipeline import STAGES
+from codecorpus.sources.sample import SourceEntry, cache_root, fetch_all
 from tests.text_fixtures import text_fixture_dir
 
 
@@ -105,6 +107,17 @@ def test_lhq_templates_on_humaneval_rows(fixtures):
                "solutions": [{"language": "Python", "code": solution}, {"language": "Python", "code": prompt}]}
     assert ts.render_row(rosetta, dataset(template="rosetta_code"), 0, "r") == (
         f"has_close_elements\n{prompt}\n\nLanguage: Python\n{solution}\n\nLanguage: Python\n{prompt}<|endoftext|>")
+
+
+def test_pii_redaction_on_request():
+    pypdf = SourceEntry("pypi", "pypdf", "7.1.0")   # BSD-3-Clause; its LICENSE names contributors with emails
+    archive = fetch_all([pypdf], cache_root() / "downloads", progress=lambda message: None)[pypdf.key]
+    with tarfile.open(archive) as sdist:
+        license_text = sdist.extractfile("pypdf-7.1.0/LICENSE").read().decode("utf-8")
+    assert "copyright (c) 2007, Ashish Kulkarni <kulkarni.ashish@gmail.com>" in license_text
+    redacted = ts.render_row({"text": license_text}, dataset(pii=["email"]), 42, "r")
+    assert "copyright (c) 2007, Ashish Kulkarni <<EMAIL>>" in redacted and "@gmail.com" not in redacted
+    assert ts.render_row({"text": license_text}, dataset(), 42, "r") == license_text + "<|endoftext|>"
 
 
 def test_bad_rows_are_rejected_with_their_rule():

@@ -47,6 +47,7 @@ BAD_VALUE = "text_bad_value"            # a column of the wrong kind (e.g. answe
 EMPTY_TEXT = "text_empty"               # nothing left to train on (value: the column, or the template)
 NO_SECTION = "arxiv_no_section"         # LaTeX without a sectioning command: RedPajama drops these
 UNREADABLE_FILE = "text_unreadable_file"  # a cut or corrupt gzip stream (the rows before it are kept)
+PII_TIMEOUT = "pii_timeout"             # the PII scan of a row ran over pii.max_seconds_per_file
 
 TEMPLATE_COLUMNS = {   # the columns each template reads, by their default names
     "plain": ("text",), "arxiv": ("text",), "stackexchange": ("question", "answers"),
@@ -74,6 +75,9 @@ class TextDataset(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict, description=(
         "Template column -> the dataset's column name, e.g. {text: content}."))
     languages: list[str] = Field(default_factory=list, description="documents.languages of every document.")
+    pii: list[Literal["email", "key", "password", "ip_address"]] = Field(default_factory=list, description=(
+        "PII kinds to redact in the rendered text (codecorpus.pii; reference §2.9: arxiv [email], "
+        "openwebmath [email, key], stackoverflow [email, key, password, ip_address])."))
 
     @field_validator("columns")
     @classmethod
@@ -243,7 +247,20 @@ def render_row(record: Any, cfg: TextDataset, seed: int, row_id: str) -> str:
     if not text.strip():
         raise Rejected(EMPTY_TEXT, cfg.column("text") if template in ("plain", "arxiv") else template,
                        "no text to train on")
+    if cfg.pii:
+        text = _redact(text, cfg, seed, row_id)
     return text + tokens.ENDOFTEXT
+
+
+def _redact(text: str, cfg: TextDataset, seed: int, row_id: str) -> str:
+    from codecorpus.pii.config import PiiConfig
+    from codecorpus.pii.detect import ScanTimeout, find_pii
+    from codecorpus.pii.redact import redact_text
+    pii = PiiConfig(kinds=tuple(cfg.pii))
+    try:
+        return redact_text(text, find_pii(text, pii), seed, row_id)
+    except ScanTimeout as exc:   # kept unscanned would leak: dropped, as the pii stage drops such files
+        raise Rejected(PII_TIMEOUT, f"{exc.seconds:.2f}", str(exc)) from None
 
 
 # ---------------------------------------------------------------- reading
