@@ -113,6 +113,12 @@ def cmd_render(args) -> int:
         from codecorpus.format.notebooks import render_notebook
         docs, rejected = render_notebook(content, config.notebooks)
         outputs = [(source, text) for source, _, text in docs]
+    elif args.kind == "kaggle":
+        from codecorpus.format.kaggle import Rejected, render_kaggle
+        try:   # one file alone has no Meta Kaggle tables: the script without a dataset header
+            outputs, rejected = [("kaggle_scripts", render_kaggle(content, {}, config.kaggle, None)[0])], None
+        except Rejected as exc:
+            outputs, rejected = [], exc
     else:
         from codecorpus.format.llvm_ir import Rejected, ir_pair
         language = {".c": "C", ".rs": "Rust"}.get(args.file[args.file.rfind("."):].lower(), "C++")
@@ -358,17 +364,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "vLLM run_batch output files work too)")
     p.set_defaults(func=cmd_instruct)
     p = command("render", "Print the training documents one notebook or source file becomes.", f"""\
-        Runs the notebooks or ir stage's own code on one local file, without Spark, to see the formats:
+        Runs the notebooks, ir or kaggle stage's own code on one local file, without Spark, to see the formats:
           codecorpus render notebook analysis.ipynb   # {tokens.JUPYTER_SCRIPT} and, for Python, {tokens.JUPYTER_START}
           codecorpus render ir solution.c             # code{tokens.CODE_TO_INTERMEDIATE}IR or the reverse
+          codecorpus render kaggle 123456789.ipynb    # a Kaggle script (no dataset header: no Meta Kaggle tables)
         The ir kind compiles with clang (C: .c, C++: other extensions) or rustc (.rs); the size or
         performance build and the direction are drawn from (seed, FILE) as the stage draws them from
         (seed, file_id). A file the stage would drop prints its ledger rule and reason and exits 1.
         The stages themselves run on a run's files table: add `notebooks`, `ir` or `docs` to the config's
         `stages` (they are not run by default) and see docs/other-sources.md.""")
-    p.add_argument("kind", choices=["notebook", "ir"])
+    p.add_argument("kind", choices=["notebook", "ir", "kaggle"])
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--config", help="YAML run config whose notebooks/ir sections and seed apply")
+    p.add_argument("--config", help="YAML run config whose notebooks/ir/kaggle sections and seed apply")
     p.set_defaults(func=cmd_render)
 
     keys = "\n".join(config_keys(RunConfig))

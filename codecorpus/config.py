@@ -24,15 +24,17 @@ from codecorpus.mix.stage import MixConfig
 from codecorpus.format.docs_sites import DocsConfig
 from codecorpus.format.llvm_ir import IrConfig
 from codecorpus.format.notebooks import NotebooksConfig
+from codecorpus.format.text_sources import TextConfig
+from codecorpus.format.kaggle import KaggleConfig
 from codecorpus.pii.config import PiiConfig
 from codecorpus.s3.config import S3Config
 from codecorpus.sources.stack_v2 import StackV2Config
 
-STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "malware", "dedup", "pii", "notebooks", "ir", "docs",
-               "mix", "format", "pack")
+STAGE_ORDER = ("ingest", "annotate", "events", "conversations", "filter", "malware", "dedup", "pii", "notebooks",
+               "ir", "docs", "text", "kaggle", "mix", "format", "pack")
 # The stages a config runs by default. events and conversations need GitHub event data (sources.gharchive);
-# notebooks, ir and docs (other sources' documents) and malware (ClamAV, needs a signature database) run
-# when named.
+# notebooks, ir, docs, text and kaggle (other sources' documents) and malware (ClamAV, needs a signature
+# database) run when named.
 REPO_STAGES = ("ingest", "annotate", "filter", "dedup", "pii", "mix", "format", "pack")
 
 
@@ -93,7 +95,7 @@ class RunConfig(Section):
     stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
         "Stages to run, in order; add events and conversations (after annotate) for pull requests and "
         "issues, malware (after filter) for a ClamAV scan, notebooks, ir and docs (after pii) for other "
-        "sources' documents."))
+        "sources' documents, text and kaggle for the user's text datasets and Kaggle notebooks."))
     files_per_table: int = Field(4, ge=1, description="Each table is written as this many Parquet files.")
     spark_master: str | None = Field(None, description="Spark master when not launched by spark-submit; default local[*].")
     spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
@@ -118,6 +120,9 @@ class RunConfig(Section):
     notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig, description="Jupyter notebook documents.")
     ir: IrConfig = Field(default_factory=IrConfig, description="Source/LLVM IR pairs.")
     docs: DocsConfig = Field(default_factory=DocsConfig, description="Documentation sites.")
+    text: TextConfig = Field(default_factory=TextConfig, description=(
+        "Text datasets (Parquet, JSONL) in StarCoder2's Q&A, arXiv, Wikipedia, OpenWebMath and LHQ templates."))
+    kaggle: KaggleConfig = Field(default_factory=KaggleConfig, description="Kaggle notebooks (Meta Kaggle Code).")
 
     @field_validator("stages")
     @classmethod

@@ -20,7 +20,7 @@ from codecorpus.dedup.opt_out import reuse_dedup
 from codecorpus.filters import malware
 from codecorpus.filters.optout import reuse_file_stage, reuse_filter
 from codecorpus.filters.pipeline import filter_files
-from codecorpus.format import docs_sites, llvm_ir, notebooks
+from codecorpus.format import docs_sites, kaggle, llvm_ir, notebooks, text_sources
 from codecorpus.format.conversations import conversation_tables
 from codecorpus.format.pack import pack_sequences, tokenize_documents, unsampled
 from codecorpus.format.repo_context import repo_documents
@@ -218,6 +218,8 @@ STAGES = {
     "notebooks": notebooks.STAGE,
     "ir": llvm_ir.STAGE,
     "docs": docs_sites.STAGE,
+    "text": text_sources.STAGE,
+    "kaggle": kaggle.STAGE,
     "mix": Stage("mix", ("files",), ("files", "plan", "source_documents"), mix, ("mix", "tokenizer"),
                  (FILE_BALANCE, *(Balance(t, "source_documents", "doc_id", "document")
                                   for t in tables.SOURCE_DOCUMENT_TABLES)),

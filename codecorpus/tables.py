@@ -28,7 +28,8 @@ SORT_KEYS = {
 # one stage before mix (a stage that adds a source names its table here). The mix stage measures them,
 # applies the plan and writes what it keeps as `source_documents`, which pack reads beside format's
 # `documents`. All share the documents schema.
-SOURCE_DOCUMENT_TABLES = ("conversation_documents", "notebook_documents", "ir_documents", "docs_documents")
+SOURCE_DOCUMENT_TABLES = ("conversation_documents", "notebook_documents", "ir_documents", "docs_documents",
+                          "text_documents", "kaggle_documents")
 SCHEMA_OF = {table: "documents" for table in (*SOURCE_DOCUMENT_TABLES, "source_documents")}
 SORT_KEYS |= {table: ["doc_id"] for table in SCHEMA_OF}
 

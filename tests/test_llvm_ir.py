@@ -7,6 +7,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from codecorpus import tokens
+from codecorpus.dedup.config import DedupConfig
 from codecorpus.format import llvm_ir as ir
 from codecorpus.sources.sample import build_sample
 
@@ -121,21 +122,27 @@ def test_a_missing_compiler_names_the_debian_package(repos):
 
 
 @needs_rustc
-def test_ir_stage_pairs_dedups_and_accounts_for_every_source(spark, repos):
+@needs_clang
+def test_ir_stage_pairs_dedups_and_accounts_for_every_source(spark, repos, tmp_path):
     paths = [ANYHOW_BUILD, LOG_KEY, ANYHOW_TEST, FMT_ARGS]
     rows = [(f"id-{i}", path.split("/")[1], path, "C++" if path.endswith(".h") else "Rust", repos(path))
             for i, path in enumerate(paths)]
     rows.append(("id-9", "debian/copy", "copy/key.rs", "Rust", repos(LOG_KEY)))   # the same source again
     rows.append(("id-py", "x", "x.py", "Python", "print(1)\n"))                   # not this stage's input
+    checks = NUMPY / "distutils/checks"   # SSE and SSE2 probes: IR alike (MinHash estimate 0.73), not equal
+    rows += [(f"id-sse{i}", "numpy", f"checks/{name}", "C", (checks / name).read_text())
+             for i, name in enumerate(["cpu_sse.c", "cpu_sse2.c"])]
     files = spark.createDataFrame(rows, "file_id string, repo_name string, path string, language string, "
                                         "content string").repartition(2)
-    documents, dropped = ir.ir_documents(files, CFG, seed=42)
+    documents, dropped = ir.ir_documents(files, CFG, seed=42, dedup=DedupConfig(), scratch_dir=str(tmp_path))
     docs = documents.select("source_ids", "source", "metadata", "text").toPandas()
     ledger = dropped.toPandas()
-    assert sorted(i for ids in docs["source_ids"] for i in ids) == ["id-0", "id-1"]
+    assert sorted(i for ids in docs["source_ids"] for i in ids) == ["id-0", "id-1", "id-sse0"]
     assert dict(zip(ledger["id"], ledger["rule"])) == {
-        "id-2": ir.COMPILE_ERROR, "id-3": ir.NOT_SELF_CONTAINED, "id-9": ir.IR_EXACT_DUP}
+        "id-2": ir.COMPILE_ERROR, "id-3": ir.NOT_SELF_CONTAINED, "id-9": ir.IR_EXACT_DUP,
+        "id-sse1": ir.IR_NEAR_DUP}
     assert ledger.set_index("id").loc["id-9", "value"] == "id-1"   # the kept copy
+    assert ledger.set_index("id").loc["id-sse1", "value"] == "id-sse0"
     assert set(docs["source"]) == {"llvm_ir"}
     assert all(('"level"' in m and '"direction"' in m) for m in docs["metadata"])
     assert documents.where(F.col("n_chars") != F.length("text")).count() == 0

@@ -128,11 +128,13 @@ def bad_shapes(real) -> dict[str, tuple[str, str]]:
     nul = json.loads(good)
     nul["cells"][1]["source"] = ["a = 1\x00\x01\x02"]
     nbformat_test = lambda name: (nbformat_dir() / name).read_text()  # noqa: E731
+    julia = json.loads(real("ipynb_julia/julia_functional_geometry.ipynb"))
+    julia["metadata"] = {}
     return {
         "truncated.ipynb": (good[: len(good) // 2], nb.INVALID_JSON),
         "test2.ipynb": (nbformat_test("test2.ipynb"), nb.UNKNOWN_NBFORMAT),
         "test3_no_worksheets.ipynb": (nbformat_test("test3_no_worksheets.ipynb"), nb.INVALID_JSON),
-        "v4_5_invalid_metadata.ipynb": (nbformat_test("v4_5_invalid_metadata.ipynb"), nb.NO_LANGUAGE),
+        "julia_without_metadata.ipynb": (json.dumps(julia), nb.NO_LANGUAGE),   # not guessed: not Python
         "nul.ipynb": (json.dumps(nul), nb.BINARY_CELL),
         "images.ipynb": (real("ipynb_py/Notebook_with_R_magic.ipynb"), nb.HUGE_BASE64),   # 73 KB of PNG
         "raw_only.ipynb": (real("ipynb_py/The flavors of raw cells.ipynb"), nb.EMPTY_NOTEBOOK),
@@ -179,3 +181,26 @@ def test_notebooks_stage_accounts_for_every_notebook(spark, tmp_path, real):
         runner._check_balances(STAGES["notebooks"], {"files": frame}, [],
                                {"notebook_documents": as_frames(documents)},
                                spark.createDataFrame(ledger[["id", "id_kind", "rule"]].iloc[1:]))
+
+
+def test_language_is_guessed_for_notebooks_without_kernel_metadata(real):
+    """Every jupytext test notebook with its metadata removed: how often the guess names Python for the
+    Python ones (recall) and for the others (false positives: R, Wolfram or SoS code that is valid Python)."""
+    guesses = {}
+    for path in sorted(notebook_dir().rglob("*.ipynb")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["metadata"] = {}
+        try:
+            notebook = nb.parse_notebook(json.dumps(data), 1 << 30)
+        except nb.Rejected:
+            continue
+        guesses[path.relative_to(notebook_dir()).as_posix()] = nb.guess_language(notebook)
+    python = [g for name, g in guesses.items() if name.startswith("ipynb_py/")]
+    others = [g for name, g in guesses.items() if not name.startswith("ipynb_py/")]
+    assert (sum(g == "python" for g in python), len(python)) == (15, 18)   # %%latex, `?next`: not Python
+    assert (sum(g == "python" for g in others), len(others)) == (4, 35)
+    assert set(others) == {None, "python"}
+    invalid = nbformat_dir() / "v4_5_invalid_metadata.ipynb"   # kernelspec is a string: no language
+    assert nb.render_notebook(invalid.read_text(), nb.NotebooksConfig(structured=False))[0][0][1] == "python"
+    off = nb.NotebooksConfig(guess_language=False)
+    assert nb.render_notebook(invalid.read_text(), off)[1].rule == nb.NO_LANGUAGE

@@ -9,8 +9,8 @@ then path, separated by a blank line, and the document ends with <|endoftext|>. 
 text, repeats a page of its site exactly, or is a near-duplicate of an earlier page of its site (MinHash
 estimate of 5-gram Jaccard >= `near_threshold`, 0.7, with codecorpus's dedup hasher) is a ledger row.
 
-PDFs never reach `files` (ingest drops binary files), so they are not read here: `pdftotext` is not
-used (see docs/other-sources.md).
+PDFs never reach `files` (ingest drops binary files): the PDFs named by ``docs.pdfs`` are read
+directly and converted by poppler's ``pdftotext`` (codecorpus/format/pdf_docs.py), one document each.
 """
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ class DocsConfig(BaseModel):
     near_threshold: float | None = Field(0.7, gt=0, le=1, description=(
         "Pages of one site this alike (MinHash Jaccard estimate) to an earlier page are dropped; null: off."))
     num_perm: int = Field(250, ge=2, description="MinHash permutations of the per-site near-dedup.")
+    pdfs: list[str] = Field(default_factory=list, description=(
+        "PDF documentation: files, folders or globs (any Hadoop path); one document per PDF via pdftotext."))
+    pdftotext: str = Field("pdftotext", description="poppler's pdftotext (Debian package poppler-utils).")
 
 
 @lru_cache(maxsize=4)
@@ -157,10 +160,16 @@ def site_documents(files: DataFrame, cfg: DocsConfig) -> tuple[DataFrame, DataFr
 
 
 def _run(ctx: StageContext) -> StageResult:
-    documents, dropped = site_documents(ctx.inputs["files"], ctx.config.docs)
+    cfg = ctx.config.docs
+    documents, dropped = site_documents(ctx.inputs["files"], cfg)
+    if cfg.pdfs:
+        from codecorpus.format.pdf_docs import pdf_documents
+        pdfs, pdf_dropped = pdf_documents(ctx.spark, cfg.pdfs, cfg.pdftotext, cfg.timeout_seconds, cfg.min_chars)
+        documents, dropped = documents.unionByName(pdfs), union_all([dropped, pdf_dropped])
     return StageResult({"docs_documents": documents}, dropped)
 
 
 STAGE = Stage("docs", ("files",), ("docs_documents",), _run, ("docs",),
               (Balance("files", "docs_documents", merged="source_ids", where=PAGES_WHERE),),
-              doc="HTML and Markdown documentation pages as one Markdown document per site, in crawl order.")
+              doc="HTML and Markdown documentation pages as one Markdown document per site, in crawl order; "
+                  "PDFs (docs.pdfs) through pdftotext.")

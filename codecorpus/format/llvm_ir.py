@@ -14,7 +14,8 @@ or a performance-optimised one, and a direction (`code_to_ir_rate`, 50%); only t
 under a wall-clock and an address-space limit. The module header, target triple, datalayout, vendor
 (`!llvm.ident`) and module-flag lines and CPU attributes are removed, then the pair is written as
     {code}<code_to_intermediate>{ir}<|endoftext|>   or   {ir}<intermediate_to_code>{code}<|endoftext|>
-Exact dedup on the normalised IR keeps the smallest file_id of each IR.
+Exact dedup on the normalised IR keeps the smallest file_id of each IR; then, as IRCoder does, MinHash
+near-dedup of the IR (the dedup stage's parameters; the smallest file_id of a cluster is kept).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from codecorpus import tables, tokens
+from codecorpus.dedup.config import DedupConfig
 from codecorpus.ledger import Rejected, rejects
 from codecorpus.stage import Balance, Stage, StageContext, StageResult
 
@@ -46,6 +48,7 @@ COMPILE_TIMEOUT = "compile_timeout"
 NO_CODE = "no_code_generated"
 TOO_LARGE = "ir_source_too_large"
 IR_EXACT_DUP = "ir_exact_dup"
+IR_NEAR_DUP = "ir_near_dup"
 
 COMPILERS = {"C": "clang", "C++": "clang", "Rust": "rustc"}
 CLANG_FLAGS = ["-S", "-emit-llvm", "-fno-discard-value-names", "-fstandalone-debug"]
@@ -73,6 +76,8 @@ class IrConfig(BaseModel):
     timeout_seconds: float = Field(30, gt=0, description="Wall-clock limit of one compile.")
     memory_mb: int = Field(2048, ge=64, description="Address-space limit of one compile.")
     max_source_bytes: int = Field(100_000, gt=0, description="Larger sources are not compiled.")
+    near_dedup: bool = Field(True, description=(
+        "After exact dedup, MinHash near-dedup of the normalised IR (the dedup section's parameters)."))
 
 
 def draw_format(seed: int, source_id: str, cfg: IrConfig) -> tuple[str, str]:
@@ -144,8 +149,8 @@ def render_pair(code: str, ir: str, direction: str) -> str:
     return f"{ir}{tokens.INTERMEDIATE_TO_CODE}{code}{tokens.ENDOFTEXT}"
 
 
-def ir_pair(file_id: str, language: str, code: str, seed: int, cfg: IrConfig) -> tuple[str, str, str, str]:
-    """(text, ir_hash, level, direction) of one source, or Rejected."""
+def compiled_pair(file_id: str, language: str, code: str, seed: int, cfg: IrConfig) -> tuple[str, str, str, str]:
+    """(text, normalised IR, level, direction) of one source, or Rejected."""
     if len(code.encode("utf-8")) > cfg.max_source_bytes:
         raise Rejected(TOO_LARGE, str(len(code.encode("utf-8"))), f"over ir.max_source_bytes={cfg.max_source_bytes}")
     local = LOCAL_INCLUDE.search(code) if language != "Rust" else OUT_OF_LINE_MOD.search(code)
@@ -155,10 +160,16 @@ def ir_pair(file_id: str, language: str, code: str, seed: int, cfg: IrConfig) ->
     ir = normalise_ir(compile_ir(code, language, level, cfg))
     if not re.search(r"^define ", ir, re.M):
         raise Rejected(NO_CODE, level, "the IR defines no function (declarations only)")
-    return render_pair(code, ir, direction), hashlib.sha1(ir.encode()).hexdigest(), level, direction
+    return render_pair(code, ir, direction), ir, level, direction
 
 
-RESULT_DDL = ("file_id string, repo_name string, path string, language string, text string, ir_hash string, "
+def ir_pair(file_id: str, language: str, code: str, seed: int, cfg: IrConfig) -> tuple[str, str, str, str]:
+    """(text, ir_hash, level, direction) of one source, or Rejected."""
+    text, ir, level, direction = compiled_pair(file_id, language, code, seed, cfg)
+    return text, hashlib.sha1(ir.encode()).hexdigest(), level, direction
+
+
+RESULT_DDL = ("file_id string, repo_name string, path string, language string, text string, ir string, ir_hash string, "
               "level string, direction string, rule string, value string, detail string")
 RESULT_COLUMNS = [c.split()[0] for c in RESULT_DDL.split(", ")]
 
@@ -171,8 +182,9 @@ def _compile_batches(batches: Iterator[pd.DataFrame], seed: int, cfg: IrConfig) 
             row = dict.fromkeys(RESULT_COLUMNS) | {"file_id": file_id, "repo_name": repo_name, "path": path,
                                                    "language": language}
             try:
-                text, ir_hash, level, direction = ir_pair(file_id, language, code, seed, cfg)
-                row |= {"text": text, "ir_hash": ir_hash, "level": level, "direction": direction}
+                text, ir, level, direction = compiled_pair(file_id, language, code, seed, cfg)
+                row |= {"text": text, "ir": ir, "ir_hash": hashlib.sha1(ir.encode()).hexdigest(), "level": level,
+                        "direction": direction}
             except Rejected as rejected:
                 row |= {"rule": rejected.rule, "value": rejected.value[:200],
                         "detail": f"{repo_name}/{path}: {rejected}"[:1000]}
@@ -184,14 +196,21 @@ def _compile_batches(batches: Iterator[pd.DataFrame], seed: int, cfg: IrConfig) 
 SOURCES_WHERE = "language in (" + ", ".join(f"'{lang}'" for lang in COMPILERS) + ")"
 
 
-def ir_documents(files: DataFrame, cfg: IrConfig, seed: int) -> tuple[DataFrame, DataFrame]:
-    """One pair document per compiled, IR-unique source, and ledger rows for every other source."""
+def ir_documents(files: DataFrame, cfg: IrConfig, seed: int, dedup: DedupConfig | None = None,
+                 scratch_dir: str | None = None) -> tuple[DataFrame, DataFrame]:
+    """One pair document per compiled, IR-unique source, and ledger rows for every other source; with
+    ``dedup`` and ``scratch_dir`` (and ir.near_dedup), IR near-duplicates are dropped too."""
     sources = files.where(SOURCES_WHERE).select("file_id", "repo_name", "path", "language", "content")
     results = (sources.mapInPandas(lambda it: _compile_batches(it, seed, cfg), RESULT_DDL)
                .persist(StorageLevel.DISK_ONLY))   # compiles are expensive; read for pairs and rejects
     compiled = results.where(F.col("rule").isNull()).withColumn(
         "kept_id", F.min("file_id").over(Window.partitionBy("ir_hash")))
     pairs = compiled.where(F.col("file_id") == F.col("kept_id"))
+    near = None
+    if cfg.near_dedup and dedup is not None and scratch_dir:
+        from codecorpus.format.doc_dedup import near_duplicates
+        near = near_duplicates(pairs, "file_id", "ir", dedup, f"{scratch_dir}/ir_near").persist(StorageLevel.DISK_ONLY)
+        pairs = pairs.join(near.select(F.col("id").alias("file_id")), "file_id", "left_anti")
     documents = pairs.select(
         F.sha1(F.concat_ws("\0", "file_id", F.lit("llvm_ir"))).alias("doc_id"), F.lit("llvm_ir").alias("source"),
         "repo_name", F.array("language", F.lit("LLVM")).alias("languages"), "text",
@@ -201,6 +220,9 @@ def ir_documents(files: DataFrame, cfg: IrConfig, seed: int) -> tuple[DataFrame,
     failed = results.where(F.col("rule").isNotNull())
     dropped = rejects(failed, F.col("rule"), F.col("value"), F.col("detail")).unionByName(
         rejects(compiled.where(F.col("file_id") != F.col("kept_id")), IR_EXACT_DUP, F.col("kept_id")))
+    if near is not None:
+        dropped = dropped.unionByName(rejects(near, IR_NEAR_DUP, F.col("kept_id"),
+                                              F.format_string("est_jaccard=%.3f", "est_jaccard"), id_col="id"))
     return tables.conform(documents, "documents"), dropped
 
 
@@ -211,10 +233,10 @@ def _run(ctx: StageContext) -> StageResult:
         if find_compiler(tool) is None:   # the driver says it once; each source gets its ledger row
             print(f"[ir] {missing_compiler_message(tool, language)}; those sources go to the ledger "
                   f"as {COMPILER_MISSING}")
-    documents, dropped = ir_documents(ctx.inputs["files"], cfg, ctx.seed)
+    documents, dropped = ir_documents(ctx.inputs["files"], cfg, ctx.seed, ctx.config.dedup, ctx.scratch_dir)
     return StageResult({"ir_documents": documents}, dropped)
 
 
-STAGE = Stage("ir", ("files",), ("ir_documents",), _run, ("ir",),
+STAGE = Stage("ir", ("files",), ("ir_documents",), _run, ("ir", "dedup"),
               (Balance("files", "ir_documents", merged="source_ids", where=SOURCES_WHERE),),
               doc="Self-contained C, C++ and Rust files compiled to LLVM IR: code/IR pairs.")

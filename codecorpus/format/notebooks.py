@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Iterator
 
 import pandas as pd
@@ -49,6 +50,8 @@ class NotebooksConfig(BaseModel):
         "Structured outputs longer than this are cut to it plus '[...]' (StarCoder1's rule; null keeps all)."))
     max_base64_bytes: int = Field(1 << 20, ge=0, description=(
         "A notebook whose embedded base64 outputs (images, widgets) exceed this many bytes is dropped."))
+    guess_language: bool = Field(True, description=(
+        "Guess the language of a notebook without kernel metadata from its code (see guess_language)."))
 
 
 def _text(value, where: str) -> str:
@@ -106,6 +109,29 @@ def kernel_language(notebook) -> str | None:
     name = ((info.get("name") if isinstance(info, dict) else None)
             or (kernel.get("language") if isinstance(kernel, dict) else None))
     return name.lower() if isinstance(name, str) and name.strip() else None
+
+
+MAGIC_OR_SHELL = re.compile(r"^\s*[%!]")
+
+
+def guess_language(notebook) -> str | None:
+    """The language of a notebook's code cells when its metadata names none: Linguist's content rules
+    (codecorpus/annotate/language.py: modeline, shebang) on the joined code, else Python when the code,
+    magics and shell lines left out, compiles as Python; else None. StarCoder2 used guesslang
+    (p >= 0.5), which codecorpus does not ship; code of another language that happens to be valid Python
+    (short R calls, say) is labelled Python."""
+    from codecorpus.annotate.language import detect_language
+    code = "\n".join(c["source"] for c in notebook.cells if c.get("cell_type") == "code")
+    if not code.strip():
+        return None
+    found = detect_language("", code)
+    if found:
+        return found.lower()
+    try:
+        compile("\n".join(line for line in code.splitlines() if not MAGIC_OR_SHELL.match(line)), "<nb>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return "python"
 
 
 def to_script(notebook, language: str) -> str:
@@ -178,10 +204,14 @@ def render_notebook(content: str, cfg: NotebooksConfig) -> tuple[list[tuple[str,
     try:
         notebook = parse_notebook(content, cfg.max_base64_bytes)
         language = kernel_language(notebook)
+        guessed = language is None and cfg.guess_language
+        if guessed:
+            language = guess_language(notebook)
         docs = []
         if cfg.script:
             if language is None:
-                raise Rejected(NO_LANGUAGE, "", "no language in language_info or kernelspec metadata")
+                raise Rejected(NO_LANGUAGE, "", "no language in language_info or kernelspec metadata"
+                               + (" and none guessed from the code" if cfg.guess_language else ""))
             try:
                 script = to_script(notebook, language)
             except Exception as exc:
