@@ -84,7 +84,7 @@ def test_vendored_copies_collapse_to_the_better_ranked_copy(files, run):
         upstream_id = next(i for i, r in rows.items() if r.path == path and r.repo_name.startswith("upstream/"))
         assert pip_id in run["kept"], path                 # more stars and forks
         assert run["ledger"][upstream_id].value == pip_id, path
-        estimated = float(run["ledger"][upstream_id].detail.split("est_jaccard=")[1])
+        estimated = float(run["ledger"][upstream_id].detail.split("jaccard=")[1])
         assert abs(estimated - jaccard(rows[pip_id].content, rows[upstream_id].content)) < 0.1
 
 

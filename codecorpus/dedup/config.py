@@ -35,6 +35,10 @@ class DedupConfig(BaseModel):
     max_iterations: int = Field(40, ge=1)
     # Rounds of "check each removal against its survivor, re-cluster the ones that fail".
     verify_rounds: int = Field(2, ge=0)
+    # How a removal is checked against its survivor: "exact" Jaccard of the two shingle sets (moves the
+    # pair's contents; removal precision 1 by construction) or the signatures' "estimate" (no content
+    # moves; removes some pairs just under the threshold). Repository scope always uses the estimate.
+    verify: Literal["exact", "estimate"] = "exact"
 
     @model_validator(mode="after")
     def _bands_fit(self) -> "DedupConfig":

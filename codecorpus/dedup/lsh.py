@@ -134,3 +134,26 @@ def estimate_jaccard(pairs: DataFrame, signatures: DataFrame, cfg: DedupConfig) 
     both = pairs.select("file_id", "kept_id").join(sig, "file_id").join(kept_sig, "kept_id")
     return both.select("file_id", "kept_id", "signature", "kept_signature").mapInArrow(
         _jaccard_batches(cfg.num_perm), "file_id string, kept_id string, est_jaccard double")
+
+
+def _exact_batches(cfg: DedupConfig):
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            jaccard = minhash.exact_jaccard(batch.column("content").to_pylist(),
+                                            batch.column("kept_content").to_pylist(),
+                                            cfg.ngram, cfg.min_tokens, cfg.max_hash_chars)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("file_id"), batch.column("kept_id"), pa.array(jaccard, pa.float64())],
+                names=["file_id", "kept_id", "est_jaccard"])
+    return run
+
+
+def exact_pair_jaccard(pairs: DataFrame, texts: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """``(file_id, kept_id, est_jaccard)`` with the exact Jaccard similarity of the two files' shingle
+    sets (column named as estimate_jaccard's so both checks feed the same steps). Only the pairs'
+    contents move: the files a pass would remove and their survivors."""
+    content = texts.select("file_id", "content")
+    kept_content = texts.select(F.col("file_id").alias("kept_id"), F.col("content").alias("kept_content"))
+    both = pairs.select("file_id", "kept_id").join(content, "file_id").join(kept_content, "kept_id")
+    return both.select("file_id", "kept_id", "content", "kept_content").mapInArrow(
+        _exact_batches(cfg), "file_id string, kept_id string, est_jaccard double")

@@ -147,6 +147,23 @@ def signatures(texts: list[str], a: np.ndarray, b: np.ndarray, ngram: int = 5, m
     return np.ascontiguousarray(sig.T), has
 
 
+def exact_jaccard(lefts: list[str], rights: list[str], ngram: int = 5, min_tokens: int = 5,
+                  max_chars: int = 1_000_000) -> np.ndarray:
+    """Jaccard similarity of the shingle sets of each pair (left, right), on the same shingles and hashes
+    as the signatures (0 where either side has no shingle)."""
+    n = len(lefts)
+    hashes, doc_of = shingle_hashes(list(lefts) + list(rights), ngram, min_tokens, max_chars)
+    bounds = np.searchsorted(doc_of, np.arange(2 * n + 1))
+    out = np.zeros(n)
+    for i in range(n):
+        a = np.unique(hashes[bounds[i]:bounds[i + 1]])
+        b = np.unique(hashes[bounds[n + i]:bounds[n + i + 1]])
+        if a.size and b.size:
+            common = np.intersect1d(a, b, assume_unique=True).size
+            out[i] = common / (a.size + b.size - common)
+    return out
+
+
 def reference_signature(text: str, a: np.ndarray, b: np.ndarray, ngram: int = 5,
                         min_tokens: int = 5) -> np.ndarray | None:
     """The same signature computed plainly, one shingle at a time in Python ints (tests, benchmarks)."""

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from codecorpus.dedup.components import connected_components
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, estimate_jaccard, repo_signatures, signature_table
+from codecorpus.dedup.lsh import band_edges, estimate_jaccard, exact_pair_jaccard, repo_signatures, signature_table
 from codecorpus.dedup.ranking import RANK_COLUMNS, rank_key, survivors, with_rank
 from codecorpus.ledger import rejects
 
@@ -31,13 +31,14 @@ def _materialize(df: DataFrame, path: str) -> DataFrame:
 
 
 def _one_pass(edges: DataFrame, sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig,
-              checkpoint_dir: str, tag: str, check: bool) -> tuple[DataFrame, DataFrame]:
+              checkpoint_dir: str, tag: str, check: bool, texts: DataFrame | None) -> tuple[DataFrame, DataFrame]:
     """(removed (file_id, kept_id, est_jaccard), failed (file_id)) for one clustering pass."""
     comp, rounds = connected_components(edges, checkpoint_dir, cfg.max_iterations, tag)
     log.info("near-dedup pass %s: %d component rounds", tag, rounds)
     kept = survivors(comp, ranks, "cluster_id")
     pairs = comp.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
-    scored = _materialize(estimate_jaccard(pairs, sigs, cfg), f"{checkpoint_dir}/{tag}/scored")
+    scores = exact_pair_jaccard(pairs, texts, cfg) if texts is not None else estimate_jaccard(pairs, sigs, cfg)
+    scored = _materialize(scores, f"{checkpoint_dir}/{tag}/scored")
     if not check:
         return scored, scored.select("file_id").limit(0)
     ok = F.col("est_jaccard") >= F.lit(cfg.threshold)
@@ -55,26 +56,29 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
     sigs = _materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
     if cfg.scope == "repo":
         return _repo_removals(files, sigs, cfg, checkpoint_dir)
-    removed = _removals(sigs, with_rank(files), cfg, checkpoint_dir)
+    texts = files.select("file_id", "content") if cfg.verify == "exact" else None
+    removed = _removals(sigs, with_rank(files), cfg, checkpoint_dir, texts)
     clusters = _clusters(removed)
     dropped = files.select("file_id", "repo_name", "path").join(removed, "file_id")
-    detail = F.concat_ws(" ", F.concat_ws("/", "repo_name", "path"),
-                         F.format_string("est_jaccard=%.3f", F.col("est_jaccard")))
+    measure = "jaccard=%.3f" if cfg.verify == "exact" else "est_jaccard=%.3f"
+    detail = F.concat_ws(" ", F.concat_ws("/", "repo_name", "path"), F.format_string(measure, F.col("est_jaccard")))
     ledger = rejects(dropped, rule=RULE, value=F.col("kept_id"), detail=detail)
     kept_files = files.join(removed.select("file_id"), "file_id", "left_anti")
     return kept_files, clusters, ledger
 
 
-def _removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir: str) -> DataFrame:
+def _removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir: str,
+              texts: DataFrame | None = None) -> DataFrame:
     """``(file_id, kept_id, est_jaccard)`` of every unit removed: components of the LSH edges, one
-    survivor each by rank, removals checked against their survivor and the failures re-clustered."""
+    survivor each by rank, removals checked against their survivor (exact Jaccard on ``texts`` when
+    given, else the signatures' estimate) and the failures re-clustered."""
     edges = _materialize(band_edges(sigs, cfg), f"{checkpoint_dir}/edges")
     ranks = _materialize(ranks, f"{checkpoint_dir}/ranks")
     passes = max(cfg.verify_rounds, 1)
     removed_parts = []
     for i in range(passes):
         removed, failed = _one_pass(edges, sigs, ranks, cfg, checkpoint_dir, f"pass_{i}",
-                                    check=cfg.verify_rounds > 0)
+                                    check=cfg.verify_rounds > 0, texts=texts)
         removed_parts.append(removed)
         if i == passes - 1 or failed.limit(1).count() == 0:
             break

@@ -106,7 +106,7 @@ def near_dup_documents(docs: DataFrame, cfg: DedupConfig, checkpoint_dir: str) -
     survivor = docs.select(F.col("doc_id").alias("value"), thread.alias("kept_thread"))
     gone = (removed.join(info, "id").join(survivor, "value")
             .select("thread", "source", "source_ids", "kept_thread",
-                    F.regexp_extract("detail", r"est_jaccard=\S+", 0).alias("similarity")))
+                    F.regexp_extract("detail", r"\S*jaccard=\S+", 0).alias("similarity")))
     ledger = gone.select(F.col("thread").alias("id"), F.col("source").alias("id_kind"), F.lit(None).cast("string").alias("stage"),
                          F.lit("near_dup").alias("rule"), F.col("kept_thread").alias("value"), F.col("similarity").alias("detail"))
     events = gone.select(F.explode("source_ids").alias("id"), F.lit("event").alias("id_kind"),
