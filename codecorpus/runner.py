@@ -63,7 +63,7 @@ class Runner:
         self.spark = spark
         self.stages = stages
         self.progress = progress
-        self.store = Storage(spark)
+        self.store = Storage(spark, config.s3)
         self.root = config.run_dir.rstrip("/")
         self.code_version = code_version()
 
@@ -76,6 +76,10 @@ class Runner:
 
     def manifest_path(self, stage: str) -> str:
         return f"{self.root}/manifests/{stage}.json"
+
+    def scratch_path(self, stage: str) -> str:
+        # Spark writes checkpoints there itself: an s3:// run without hadoop-aws puts them in staging.
+        return self.store.scratch(f"{self.root}/work/{stage}-scratch")
 
     def manifest(self, stage: str) -> dict | None:
         text = self.store.read_text(self.manifest_path(stage))
@@ -120,19 +124,19 @@ class Runner:
 
         self.store.delete(self.manifest_path(stage.name))
         self.progress(f"[{stage.name}] running")
-        frames = {t: self.spark.read.parquet(self.table_path(p, t)) for t, p in inputs.items()}
+        frames = {t: self.store.read_table(self.table_path(p, t)) for t, p in inputs.items()}
         if stage.list_units:
             result = self._run_sharded(stage, units, fingerprint)
         else:
             result = stage.run(self._context(stage, frames, units))
         outputs = self._commit(stage, result)
-        ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        ledger = self.store.read_table(self.ledger_path(stage.name))
         self._check_balances(stage, frames, units, outputs, ledger)
         manifest = self._manifest(stage, fingerprint, config_hash, inputs, fingerprints, units,
                                   outputs, ledger, time.time() - started)
         self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
         self.store.delete(f"{self.root}/work/{stage.name}-{fingerprint[:12]}")
-        self.store.delete(f"{self.root}/work/{stage.name}-scratch")
+        self.store.delete(self.scratch_path(stage.name))
         self.spark.catalog.clearCache()
         drops = sum(manifest["drops_by_rule"].values())
         self.progress(f"[{stage.name}] done in {manifest['seconds']:.1f}s: "
@@ -142,7 +146,7 @@ class Runner:
 
     def _context(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
         return StageContext(self.spark, self.config, frames, self.config.seed, units,
-                            scratch_dir=f"{self.root}/work/{stage.name}-scratch",
+                            scratch_dir=self.scratch_path(stage.name),
                             previous=lambda table: self._previous(stage, table))
 
     def _previous(self, stage: Stage, table: str) -> DataFrame | None:
@@ -155,7 +159,7 @@ class Runner:
                   if not s.endswith(".tmp") and self.store.exists(f"{a}/{s}/_COMMITTED")]
         paths = [p for p in [self.table_path(stage.name, table), *(f"{s}/{table}" for s in shards)]
                  if self.store.exists(p)]
-        return self.spark.read.parquet(*paths) if paths else None
+        return self.store.read_table(*paths) if paths else None
 
     def _run_sharded(self, stage: Stage, units: list[Unit], fingerprint: str) -> StageResult:
         """Run a source stage shard by shard; each shard commits on its own, so a killed run resumes
@@ -174,8 +178,8 @@ class Runner:
             if by_shard.get(k):
                 result = stage.run(self._context(stage, {}, by_shard[k]))
                 for table, df in result.outputs.items():
-                    df.write.mode("overwrite").parquet(f"{tmp}/{table}")
-                self._ledger_frame(stage, result.rejects).write.mode("overwrite").parquet(f"{tmp}/rejects")
+                    self.store.write_parquet(df, f"{tmp}/{table}")
+                self.store.write_parquet(self._ledger_frame(stage, result.rejects), f"{tmp}/rejects")
             self.store.write_text(f"{tmp}/_COMMITTED", "")
             self.store.delete(done)
             self.store.rename(tmp, done)
@@ -189,7 +193,7 @@ class Runner:
                  if self.store.exists(f"{work}/{shard}/{name}")]
         if not paths:
             return self.spark.createDataFrame([], tables.spark_schema(table))
-        return self.spark.read.parquet(*paths)
+        return self.store.read_table(*paths)
 
     def _ledger_frame(self, stage: Stage, rejects: DataFrame | None) -> DataFrame:
         if rejects is None:
@@ -206,7 +210,7 @@ class Runner:
             tables.check(df, table)
             path = self.table_path(stage.name, table)
             self.store.write_table(df, path, self.config.files_per_table, tables.SORT_KEYS[table])
-            written[table] = self.spark.read.parquet(path)
+            written[table] = self.store.read_table(path)
         ledger = self._ledger_frame(stage, result.rejects)
         self.store.write_table(ledger, self.ledger_path(stage.name), self.config.files_per_table,
                                tables.SORT_KEYS["ledger"])
