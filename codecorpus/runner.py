@@ -1,7 +1,8 @@
 """The runner: stage order, atomic table commits, per-shard commits for source stages, manifests,
 resume, and the ledger balance check.
 
-Run directory layout (any Hadoop path):
+Run directory layout (any Hadoop path, or s3:// through boto3 where Spark has no hadoop-aws: all I/O
+goes through codecorpus.storage, whose S3 tables are folders committed by a `_manifest.json`):
     stages/<stage>/<table>/part-00000.parquet ...   each table as written by each stage
     ledger/<stage>/part-*.parquet                   rows that stage dropped
     manifests/<stage>.json                          written last: a stage is done when its manifest is

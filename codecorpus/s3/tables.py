@@ -234,12 +234,21 @@ def footer_schema(bucket: str, key: str, cfg: S3Config) -> StructType:
     return from_arrow_schema(schema, prefer_timestamp_ntz=False)
 
 
+def _register(spark: SparkSession) -> None:
+    """Register the data source with the session, again whenever the environment given to Python
+    workers changed: registration captures it (credentials may come from there)."""
+    environment = sorted(spark.sparkContext.environment.items())
+    if getattr(spark, "_codecorpus_s3_environment", None) != environment:
+        spark.dataSource.register(S3Tables)
+        spark._codecorpus_s3_environment = environment
+
+
 def read_table(spark: SparkSession, uris: list[str], cfg: S3Config, manifest_required: bool = True) -> DataFrame:
     """The tables at ``uris`` as one DataFrame (the first one's schema; columns others lack are null)."""
     planned = [table_objects(uri, cfg, manifest_required) for uri in uris]
     parts = [p for _, found in planned for p in found]
     schema = planned[0][0] or footer_schema(*parts[0], cfg)
-    spark.dataSource.register(S3Tables)     # (again: it captures the environment workers start with)
+    _register(spark)
     return (spark.read.format(SOURCE).schema(schema).option("objects", json.dumps(parts))
             .option("s3", cfg.model_dump_json()).load())
 
@@ -251,7 +260,7 @@ def write_table(df: DataFrame, uri: str, cfg: S3Config, num_files: int | None = 
     `Storage.write_table` does, so a table does not depend on upstream partitioning."""
     if num_files:
         df = df.repartition(num_files, sort_by[0]).sortWithinPartitions(*sort_by)
-    df.sparkSession.dataSource.register(S3Tables)
+    _register(df.sparkSession)
     version = f"{objects.VERSION_PREFIX}{uuid.uuid4().hex[:16]}"
     (df.write.format(SOURCE).mode("overwrite").option("table", uri).option("version", version)
        .option("s3", cfg.model_dump_json()).save())
