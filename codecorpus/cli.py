@@ -224,7 +224,7 @@ def cmd_instruct(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from codecorpus.s3.objects import publish_run
+    from codecorpus.s3.tables import publish_run
     config = load_config(args.config)
     runner = _runner(config)
     for table, manifest in publish_run(runner, args.to, config.s3).items():
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("publish", "Copy a run's latest tables and its ledger to S3 through boto3 (no hadoop-aws).", """\
         Each table goes to URI/<table>/ as Parquet under a fresh version prefix, then a _manifest.json
-        naming those files replaces the previous one: readers (codecorpus.s3.objects.read_table) never
+        naming those files replaces the previous one: readers (codecorpus.s3.tables.read_table) never
         see a half-written table. S3 settings come from the config's `s3` section.""")
     p.add_argument("config", help="YAML run config (its run_dir is the run to publish)")
     p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")

@@ -90,7 +90,8 @@ class AnnotateConfig(Section):
 
 
 class RunConfig(Section):
-    run_dir: str = Field("runs/sample", description="Where tables, ledger and manifests live (any Hadoop path).")
+    run_dir: str = Field("runs/sample", description=(
+        "Where tables, ledger and manifests live: any Hadoop path, or s3:// (docs/s3.md)."))
     seed: int = Field(42, description="Seeds every random choice, together with each unit's id.")
     stages: list[str] = Field(default_factory=lambda: list(REPO_STAGES), description=(
         "Stages to run, in order; add events and conversations (after annotate) for pull requests and "

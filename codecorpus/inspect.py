@@ -31,7 +31,7 @@ def run_summary(runner) -> str:
     files_kept = next((m["outputs"]["files"]["rows"] for m in reversed(manifests) if "files" in m["outputs"]), None)
     lines = [f"run directory: {runner.root}"]
     if ingest:
-        ingest_file_drops = runner.spark.read.parquet(runner.ledger_path("ingest")).where(
+        ingest_file_drops = runner.store.read_table(runner.ledger_path("ingest")).where(
             F.col("id_kind") == "file").count()
         lines.append(f"repositories: {ingest['rows_in'].get('units', 0)}, "
                      f"files in: {ingest['outputs']['files']['rows'] + ingest_file_drops}")
@@ -71,12 +71,12 @@ def stage_stats(runner) -> str:
         for rule, n in m["drops_by_rule"].items():
             lines.append(f"    {rule:<30} {n:>9}")
     if runner.manifest("pii"):
-        counts = (runner.spark.read.parquet(runner.table_path("pii", "pii")).groupBy("kind").count()
+        counts = (runner.store.read_table(runner.table_path("pii", "pii")).groupBy("kind").count()
                   .orderBy("kind").collect())
         lines.append("pii redactions by kind:")
         lines += [f"    {r['kind']:<30} {r['count']:>9}" for r in counts]
     if runner.manifest("annotate"):
-        lines += syntax_stats(runner.spark.read.parquet(runner.table_path("annotate", "files")))
+        lines += syntax_stats(runner.store.read_table(runner.table_path("annotate", "files")))
     return "\n".join(lines)
 
 
@@ -116,11 +116,11 @@ def why(runner, repo_path: str) -> str:
     lines = [f"{repo_path}:"]
     for manifest in _manifests(runner):
         stage = manifest["stage"]
-        hits = runner.spark.read.parquet(runner.ledger_path(stage)).where(F.col("id").isin(ids)).collect()
+        hits = runner.store.read_table(runner.ledger_path(stage)).where(F.col("id").isin(ids)).collect()
         for hit in hits:
             lines.append(f"  {stage}: DROPPED by rule {hit['rule']} (value: {hit['value']}; {hit['detail']})")
         for table in manifest["outputs"]:
-            df = runner.spark.read.parquet(runner.table_path(stage, table))
+            df = runner.store.read_table(runner.table_path(stage, table))
             if "file_id" in df.columns:
                 row = df.where(F.col("file_id").isin(ids)).select(
                     *[c for c in ("file_id", "language", "license_type") if c in df.columns]).first()

@@ -1,7 +1,8 @@
 """The runner: stage order, atomic table commits, per-shard commits for source stages, manifests,
 resume, and the ledger balance check.
 
-Run directory layout (any Hadoop path):
+Run directory layout (any Hadoop path, or s3:// through boto3 where Spark has no hadoop-aws: all I/O
+goes through codecorpus.storage, whose S3 tables are folders committed by a `_manifest.json`):
     stages/<stage>/<table>/part-00000.parquet ...   each table as written by each stage
     ledger/<stage>/part-*.parquet                   rows that stage dropped
     manifests/<stage>.json                          written last: a stage is done when its manifest is
@@ -75,7 +76,7 @@ class Runner:
         self.spark = spark
         self.stages = stages
         self.progress = progress
-        self.store = Storage(spark)
+        self.store = Storage(spark, config.s3)
         self.root = config.run_dir.rstrip("/")
         self.code_version = code_version()
         self._opt_out: str | None = None
@@ -89,6 +90,10 @@ class Runner:
 
     def manifest_path(self, stage: str) -> str:
         return f"{self.root}/manifests/{stage}.json"
+
+    def scratch_path(self, stage: str) -> str:
+        # Spark writes checkpoints there itself: an s3:// run without hadoop-aws puts them in staging.
+        return self.store.scratch(f"{self.root}/work/{stage}-scratch")
 
     def manifest(self, stage: str) -> dict | None:
         text = self.store.read_text(self.manifest_path(stage))
@@ -145,19 +150,19 @@ class Runner:
 
         self.store.delete(self.manifest_path(stage.name))
         self.progress(f"[{stage.name}] running")
-        frames = {t: self.spark.read.parquet(self.table_path(p, t)) for t, p in inputs.items()}
+        frames = {t: self.store.read_table(self.table_path(p, t)) for t, p in inputs.items()}
         if stage.list_units:
             result = self._run_sharded(stage, units, fingerprint)
         else:
             result = stage.run(self._context(stage, frames, units))
         outputs = self._commit(stage, result)
-        ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        ledger = self.store.read_table(self.ledger_path(stage.name))
         self._check_balances(stage, frames, units, outputs, ledger)
         manifest = self._manifest(stage, fingerprint, config_hash, inputs, fingerprints, units,
                                   outputs, ledger, time.time() - started, opt_out)
         self.store.write_text(self.manifest_path(stage.name), json.dumps(manifest, indent=1, sort_keys=True))
         self.store.delete(f"{self.root}/work/{stage.name}-{fingerprint[:12]}")
-        self.store.delete(f"{self.root}/work/{stage.name}-scratch")
+        self.store.delete(self.scratch_path(stage.name))
         self.spark.catalog.clearCache()
         drops = sum(manifest["drops_by_rule"].values())
         self.progress(f"[{stage.name}] done in {manifest['seconds']:.1f}s: "
@@ -216,7 +221,7 @@ class Runner:
 
     def _context(self, stage: Stage, frames: dict[str, DataFrame], units: list[Unit]) -> StageContext:
         return StageContext(self.spark, self.config, frames, self.config.seed, units,
-                            scratch_dir=f"{self.root}/work/{stage.name}-scratch",
+                            scratch_dir=self.scratch_path(stage.name),
                             previous=lambda table: self._previous(stage, table))
 
     def _previous(self, stage: Stage, table: str) -> DataFrame | None:
@@ -229,7 +234,7 @@ class Runner:
                   if not s.endswith(".tmp") and self.store.exists(f"{a}/{s}/_COMMITTED")]
         paths = [p for p in [self.table_path(stage.name, table), *(f"{s}/{table}" for s in shards)]
                  if self.store.exists(p)]
-        return self.spark.read.parquet(*paths) if paths else None
+        return self.store.read_table(*paths) if paths else None
 
     def _run_sharded(self, stage: Stage, units: list[Unit], fingerprint: str) -> StageResult:
         """Run a source stage shard by shard; each shard commits on its own, so a killed run resumes
@@ -248,8 +253,8 @@ class Runner:
             if by_shard.get(k):
                 result = stage.run(self._context(stage, {}, by_shard[k]))
                 for table, df in result.outputs.items():
-                    df.write.mode("overwrite").parquet(f"{tmp}/{table}")
-                self._ledger_frame(stage, result.rejects).write.mode("overwrite").parquet(f"{tmp}/rejects")
+                    self.store.write_parquet(df, f"{tmp}/{table}")
+                self.store.write_parquet(self._ledger_frame(stage, result.rejects), f"{tmp}/rejects")
             self.store.write_text(f"{tmp}/_COMMITTED", "")
             self.store.delete(done)
             self.store.rename(tmp, done)
@@ -263,7 +268,7 @@ class Runner:
                  if self.store.exists(f"{work}/{shard}/{name}")]
         if not paths:
             return self.spark.createDataFrame([], tables.spark_schema(table))
-        return self.spark.read.parquet(*paths)
+        return self.store.read_table(*paths)
 
     def _ledger_frame(self, stage: Stage, rejects: DataFrame | None) -> DataFrame:
         if rejects is None:
@@ -280,7 +285,7 @@ class Runner:
             tables.check(df, table)
             path = self.table_path(stage.name, table)
             self.store.write_table(df, path, self.config.files_per_table, tables.SORT_KEYS[table])
-            written[table] = self.spark.read.parquet(path)
+            written[table] = self.store.read_table(path)
         ledger = self._ledger_frame(stage, result.rejects)
         self.store.write_table(ledger, self.ledger_path(stage.name), self.config.files_per_table,
                                tables.SORT_KEYS["ledger"])

@@ -15,8 +15,8 @@ def run_pipeline(spark, run_dir, sources: list[str], stages: list[str], **overri
 
 
 def table(runner: Runner, stage: str, name: str):
-    return runner.spark.read.parquet(runner.table_path(stage, name))
+    return runner.store.read_table(runner.table_path(stage, name))
 
 
 def ledger(runner: Runner, stage: str):
-    return runner.spark.read.parquet(runner.ledger_path(stage))
+    return runner.store.read_table(runner.ledger_path(stage))

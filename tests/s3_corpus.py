@@ -93,6 +93,14 @@ def index_rows(sample_root: Path) -> tuple[list[dict], dict[str, bytes]]:
     return rows, raw
 
 
+def flat_table(rows: list[dict]) -> pa.Table:
+    """The flat layout, with The Stack v2's types for the columns these rows leave empty (which
+    pyarrow would otherwise store as its null type)."""
+    table = pa.Table.from_pylist(rows)
+    types = {"language": pa.string(), "detected_licenses": pa.list_(pa.string())}
+    return table.cast(pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in table.schema]))
+
+
 def ids_layout(rows: list[dict]) -> pa.Table:
     """The repository-grouped `-ids` layout of the same rows."""
     file_keys = ["blob_id", "path", "content_id", "language", "length_bytes", "detected_licenses",
@@ -141,8 +149,8 @@ def start_world(tmp: Path) -> World:
     world.index_dir = tmp / "index"
     world.index_dir.mkdir(parents=True)
     half = len(rows) // 2       # two Parquet files, as a published index is split
-    pq.write_table(pa.Table.from_pylist(rows[:half]), world.index_dir / "train-00000-of-00002.parquet")
-    pq.write_table(pa.Table.from_pylist(rows[half:]), world.index_dir / "train-00001-of-00002.parquet")
+    pq.write_table(flat_table(rows[:half]), world.index_dir / "train-00000-of-00002.parquet")
+    pq.write_table(flat_table(rows[half:]), world.index_dir / "train-00001-of-00002.parquet")
     ids = ids_layout(rows)
     buf = pa.BufferOutputStream()
     pq.write_table(ids, buf)

@@ -7,22 +7,26 @@ import pytest
 import yaml
 
 from codecorpus.cli import main
-from codecorpus.s3 import objects
+from codecorpus.s3 import tables
 from codecorpus.s3.fetch import BlobFetcher
 from codecorpus.s3.loopback import Faults
 from codecorpus.s3.preflight import check_access
 from codecorpus.sources.local import file_id
+from codecorpus.storage import Storage
 from tests.s3_corpus import AWS_ENV, BUCKET, INDEX_BUCKET, SECRET, s3_config, start_world
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(spark, tmp_path_factory):
+    """The loopback world, with credentials in the driver's environment and the Python workers'."""
     saved = {k: os.environ.get(k) for k in AWS_ENV}
     os.environ.update(AWS_ENV)
+    spark.sparkContext.environment.update(AWS_ENV)
     w = start_world(tmp_path_factory.mktemp("s3world"))
     yield w
     w.s3.__exit__()
     for key, value in saved.items():
+        spark.sparkContext.environment.pop(key, None)
         if value is None:
             os.environ.pop(key, None)
         else:
@@ -46,26 +50,39 @@ def test_fetcher_survives_transient_faults_and_names_permanent_ones(world):
     assert retried, "no good blob needed a retry: the faults did not bite"
 
 
-def test_a_failed_table_write_leaves_readers_on_the_previous_version(spark, world, tmp_path):
+def test_a_failed_table_write_leaves_readers_on_the_previous_version(spark, world):
     world.s3.proxy.faults = Faults()
     cfg = s3_config(world, max_attempts=2)
     uri = f"s3://{INDEX_BUCKET}/tables/numbers"
-    first = spark.range(0, 50).selectExpr("cast(id as string) as id")
-    objects.write_table(first, uri, cfg, 2, ["id"])
-    assert objects.read_table(spark, uri, cfg, tmp_path / "c1").count() == 50
+    numbers = spark.range(0, 50).selectExpr("cast(id as string) as id", "id * 2 as twice")
+    tables.write_table(numbers, uri, cfg, 2, ["id"])
+    assert sorted(tables.read_table(spark, [uri], cfg).collect()) == sorted(numbers.collect())
     # Every upload of the next version fails (as if the writer died): the manifest must not move.
     world.s3.proxy.faults = Faults(always={f"/{INDEX_BUCKET}/tables/numbers/v-": "error_500"})
     with pytest.raises(Exception):
-        objects.write_table(spark.range(0, 7).selectExpr("cast(id as string) as id"), uri, cfg, 2, ["id"])
+        tables.write_table(numbers.limit(7), uri, cfg, 2, ["id"])
     world.s3.proxy.faults = Faults()
-    assert objects.read_table(spark, uri, cfg, tmp_path / "c2").count() == 50
-    manifest = objects.write_table(spark.range(0, 9).selectExpr("cast(id as string) as id"), uri, cfg, 2, ["id"])
-    assert objects.read_table(spark, uri, cfg, tmp_path / "c1").count() == 9      # the stale cache is refreshed
+    assert tables.read_table(spark, [uri], cfg).count() == 50
+    manifest = tables.write_table(numbers.where("id < 9"), uri, cfg, 2, ["id"])
+    assert tables.read_table(spark, [uri], cfg).count() == 9 and manifest["rows"] == 9
     client = boto3.client("s3", endpoint_url=world.s3.direct_endpoint, region_name="us-east-1")
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=INDEX_BUCKET, Prefix="tables/numbers/")["Contents"]}
     assert keys == {"tables/numbers/_manifest.json"} | {f"tables/numbers/{o['key']}" for o in manifest["objects"]}
     text = client.get_object(Bucket=INDEX_BUCKET, Key="tables/numbers/_manifest.json")["Body"].read().decode()
     assert "127.0.0.1" not in text and SECRET not in text
+
+
+def test_a_prefix_holding_only_a_killed_first_write_is_no_table(spark, world):
+    """Objects a writer uploaded before it died, with no manifest naming them: the table does not
+    exist, and reading it says so rather than reading the orphans."""
+    world.s3.proxy.faults = Faults()
+    store = Storage(spark, s3_config(world))
+    client = boto3.client("s3", endpoint_url=world.s3.direct_endpoint, region_name="us-east-1")
+    client.put_object(Bucket=INDEX_BUCKET, Key="tables/orphan/v-0123456789abcdef/part-00000.parquet", Body=b"PAR1")
+    uri = f"s3://{INDEX_BUCKET}/tables/orphan"
+    assert not store.exists(uri) and store.exists(f"s3://{INDEX_BUCKET}/tables")
+    with pytest.raises(FileNotFoundError, match="not a committed table"):
+        store.read_table(uri)
 
 
 def test_access_check_passes_and_measures(world):

@@ -28,3 +28,7 @@ class S3Config(BaseModel):
     blob_timeout: float = Field(60.0, gt=0, description=(
         "Seconds one blob may take, retries included; then it is ledgered as blob_unavailable."))
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
+    staging_dir: str | None = Field(None, description=(
+        "Where a run whose run_dir is s3:// (without hadoop-aws) keeps scratch files such as dedup's "
+        "checkpoints: a local folder (default: one under the system's temporary folder) or, on a "
+        "multi-node cluster, an hdfs:// path every executor can reach."))

@@ -170,6 +170,8 @@ class FaultProxy:
 
     @staticmethod
     def _reply(handler, status: int, headers, payload: bytes, declared: int | None = None) -> None:
+        if handler.command == "HEAD":     # no body, but the length of the object it describes
+            declared = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
         handler.send_response_only(status)
         for key, value in headers:
             if key.lower() not in ("content-length", "connection", "transfer-encoding", "keep-alive", "date", "server"):

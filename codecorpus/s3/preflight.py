@@ -13,7 +13,7 @@ import boto3
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ProfileNotFound
 
-from codecorpus.s3.client import is_s3, s3_client, split_uri
+from codecorpus.s3.client import is_s3, s3_client
 from codecorpus.s3.config import S3Config
 from codecorpus.s3.fetch import BlobFetcher, describe
 
@@ -48,13 +48,9 @@ class AccessReport:
 
 def sample_rows(index: str, s3: S3Config, n: int) -> list[dict]:
     """The first ``n`` (blob_id, length_bytes) rows of a local or s3:// index, flat or -ids layout."""
-    if is_s3(index):
-        from codecorpus.s3.objects import _download, committed_objects
-        from codecorpus.sources.sample import cache_root
-        bucket, prefix = split_uri(index)
-        first = committed_objects(index, s3)[0]
-        key = f"{prefix.rstrip('/')}/{first}" if first else prefix
-        path = _download(s3_client(s3, botocore_retries=True), bucket, key, cache_root() / "s3" / bucket / key)
+    if is_s3(index):     # the first rows of the first object, by ranged reads (not the whole object)
+        from codecorpus.s3.tables import open_object, table_objects
+        path = open_object(*table_objects(index, s3, manifest_required=False)[1][0], s3)
     else:
         from pathlib import Path
         path = Path(index)

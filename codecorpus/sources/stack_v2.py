@@ -26,11 +26,11 @@ from pyspark.sql.types import StructType
 
 from codecorpus import tables
 from codecorpus.ledger import rejects
-from codecorpus.s3.client import is_s3
 from codecorpus.s3.config import S3Config
 from codecorpus.s3.fetch import blob_fetcher
 from codecorpus.sources.decode import decode
 from codecorpus.stage import Unit
+from codecorpus.storage import Storage
 
 UNIT_KIND = "stack_v2"
 REQUIRED = ("blob_id", "path", "repo_name")
@@ -50,8 +50,9 @@ class StackV2Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     index: str = Field(..., description=(
-        "The index: a Parquet file or folder, flat or `-ids` layout. A local path, hdfs:// or s3a:// "
-        "(read by Spark) or s3:// (mirrored through boto3 with the `s3` settings)."))
+        "The index: a Parquet file or folder, flat or `-ids` layout. A local path, hdfs://, or s3:// "
+        "(through s3a:// where Spark has hadoop-aws, else read by the executors through boto3 with "
+        "the `s3` settings)."))
     bucket: str = Field("softwareheritage", description="Bucket holding the content blobs.")
     key_template: str = Field("content/{blob_id}", description="Object key of a blob.")
 
@@ -61,12 +62,8 @@ class StackV2Config(BaseModel):
 
 def load_index(spark: SparkSession, cfg: StackV2Config, s3: S3Config) -> DataFrame:
     """One row per file whatever the layout, with `file_id` added; fails naming missing columns."""
-    paths = [cfg.index]
-    if is_s3(cfg.index) and not cfg.index.startswith("s3a://"):
-        from codecorpus.s3.objects import mirror
-        from codecorpus.sources.sample import cache_root
-        paths = mirror(cfg.index, s3, cache_root() / "s3")
-    return flatten_index(spark.read.parquet(*paths), cfg.index)
+    index = Storage(spark, s3).read_table(cfg.index, manifest_required=False)
+    return flatten_index(index, cfg.index)
 
 
 def flatten_index(index: DataFrame, origin: str = "index") -> DataFrame:
