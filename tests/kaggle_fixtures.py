@@ -27,13 +27,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 from codecorpus.format.kaggle import TEMPLATE
-from codecorpus.sources.sample import SourceEntry, cache_root, fetch_all
+from codecorpus.sources.sample import SourceEntry, built_once, cache_root, fetch_all
 
 PMDARIMA = SourceEntry("pypi", "pmdarima", "2.1.1")
 JUPYTEXT = SourceEntry("pypi", "jupytext", "1.16.4")
@@ -109,18 +107,8 @@ def build(out: Path) -> None:
 
 
 def kaggle_root() -> Path:
-    """The layout's root, built on first use (in a temporary folder renamed into place)."""
-    final = cache_root() / f"kaggle-fixtures-{FORMAT}"
-    if final.is_dir():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
-    build(work)
-    try:
-        work.rename(final)
-    except OSError:   # another process finished first
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+    """The layout's root, built on first use."""
+    return built_once(cache_root() / f"kaggle-fixtures-{FORMAT}", build)
 
 
 if __name__ == "__main__":

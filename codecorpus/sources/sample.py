@@ -102,6 +102,21 @@ def load_sources(size: str = "default", sources_file: Path = SOURCES_FILE) -> li
     return [e for e in entries if e.tier in wanted]
 
 
+def built_once(final: Path, build: Callable[[Path], None]) -> Path:
+    """``final``, made by ``build(folder)`` in a temporary folder renamed into place on first use; when
+    two processes build it at once, the first rename wins and the other copy is discarded."""
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+    build(work)
+    try:
+        work.rename(final)
+    except OSError:   # another process finished first
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
 def cache_root(cache_dir: Path | None = None) -> Path:
     """Where downloads and built samples live: the argument, $CODECORPUS_CACHE, or ~/.cache/codecorpus."""
     if cache_dir is not None:
