@@ -129,7 +129,7 @@ def test_ir_stage_pairs_dedups_and_accounts_for_every_source(spark, repos, tmp_p
             for i, path in enumerate(paths)]
     rows.append(("id-9", "debian/copy", "copy/key.rs", "Rust", repos(LOG_KEY)))   # the same source again
     rows.append(("id-py", "x", "x.py", "Python", "print(1)\n"))                   # not this stage's input
-    checks = NUMPY / "distutils/checks"   # SSE and SSE2 probes: IR alike (MinHash estimate 0.73), not equal
+    checks = NUMPY / "distutils/checks"   # SSE and SSE2 probes: IR alike (exact Jaccard 0.71), not equal
     rows += [(f"id-sse{i}", "numpy", f"checks/{name}", "C", (checks / name).read_text())
              for i, name in enumerate(["cpu_sse.c", "cpu_sse2.c"])]
     files = spark.createDataFrame(rows, "file_id string, repo_name string, path string, language string, "

@@ -1,7 +1,8 @@
 """MinHash near-dedup of any (id, text) table, with the dedup stage's parts: signatures, LSH band edges,
 connected components and one survivor per cluster (the smallest id, as these sources have no stars or
-licences to rank by). Each removal is checked against its survivor's signature: a pair chained through
-others but not alike itself (estimate below the threshold) is kept, not dropped."""
+licences to rank by). Each removal is checked against its survivor as the dedup stage does (`dedup.verify`:
+exact Jaccard of the shingle sets by default, or the signatures' estimate): a pair chained through others
+but not alike itself is kept, not dropped."""
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
@@ -9,7 +10,7 @@ from pyspark.sql import functions as F
 
 from codecorpus.dedup.components import connected_components
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, estimate_jaccard, signature_table
+from codecorpus.dedup.lsh import band_edges, estimate_jaccard, exact_pair_jaccard, signature_table
 from codecorpus.dedup.ranking import survivors
 
 
@@ -23,5 +24,6 @@ def near_duplicates(docs: DataFrame, id_col: str, text_col: str, cfg: DedupConfi
     ranks = components.select("file_id", F.struct("file_id").alias("rank_key"))
     kept = survivors(components, ranks, "cluster_id")
     pairs = components.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
-    scored = estimate_jaccard(pairs, sigs, cfg).where(F.col("est_jaccard") >= cfg.threshold)
+    scores = exact_pair_jaccard(pairs, files, cfg) if cfg.verify == "exact" else estimate_jaccard(pairs, sigs, cfg)
+    scored = scores.where(F.col("est_jaccard") >= cfg.threshold)
     return scored.select(F.col("file_id").alias("id"), "kept_id", "est_jaccard")

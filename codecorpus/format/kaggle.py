@@ -257,7 +257,7 @@ def kaggle_documents(spark: SparkSession, cfg: KaggleConfig, dedup: DedupConfig,
         from codecorpus.format.doc_dedup import near_duplicates
         dups = near_duplicates(scripts, "id", "code", dedup, f"{scratch_dir}/kaggle_dedup").persist(StorageLevel.DISK_ONLY)
         scripts = scripts.join(dups.select("id"), "id", "left_anti")
-        dropped.append(rejects(dups, NEAR_DUP, F.col("kept_id"), F.format_string("est_jaccard=%.3f", "est_jaccard"),
+        dropped.append(rejects(dups, NEAR_DUP, F.col("kept_id"), F.format_string("jaccard=%.3f", "est_jaccard"),
                                id_col="id", id_kind="kaggle_notebook"))
     documents = scripts.select(
         F.sha1(F.concat(F.lit("kaggle\0"), "id")).alias("doc_id"), F.lit("kaggle_scripts").alias("source"),

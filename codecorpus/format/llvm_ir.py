@@ -222,7 +222,7 @@ def ir_documents(files: DataFrame, cfg: IrConfig, seed: int, dedup: DedupConfig 
         rejects(compiled.where(F.col("file_id") != F.col("kept_id")), IR_EXACT_DUP, F.col("kept_id")))
     if near is not None:
         dropped = dropped.unionByName(rejects(near, IR_NEAR_DUP, F.col("kept_id"),
-                                              F.format_string("est_jaccard=%.3f", "est_jaccard"), id_col="id"))
+                                              F.format_string("jaccard=%.3f", "est_jaccard"), id_col="id"))
     return tables.conform(documents, "documents"), dropped
 
 
