@@ -31,7 +31,11 @@ RULE_REASONS = {
     "decontamination": "contains a benchmark's solution or docstring (decontamination)",
     "exact_dup": "exact duplicate of a kept file (same blob_id)",
     "near_dup": "near-duplicate of a kept file (MinHash, Jaccard >= 0.7)",
+    "near_dup_repo": "the whole repository is a near-copy of a kept one (dedup.scope: repo)",
     "pii_timeout": "PII scan timed out, so the file could not be redacted",
+    "malware": "matched a signature of the ClamAV database the run used",
+    "malware_scan_error": "ClamAV could not scan the file (error, size or time limit)",
+    "mix_source": "its source is not in the chosen model's mix",
 }
 CITATION = """@article{lozhkov2024starcoder2,
   title   = {StarCoder 2 and The Stack v2: The Next Generation},
