@@ -4,6 +4,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
+from itertools import islice
+from typing import Iterable, Iterator
+
+import pyarrow as pa
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -116,3 +120,11 @@ def digest(df: DataFrame) -> str:
     row_hash = F.xxhash64(*[F.col(c) for c in sorted(df.columns)]).cast("decimal(38,0)")
     result = df.agg(F.count(F.lit(1)).alias("n"), F.sum(row_hash).alias("h")).first()
     return f"{result['n']}:{result['h'] or 0}"
+
+
+def arrow_batches(rows: Iterable[dict], schema: pa.Schema, size: int) -> Iterator[pa.RecordBatch]:
+    """``rows`` (dicts) as Arrow record batches of at most ``size`` rows: bounded memory however many
+    rows one input (an event file, a dataset file) yields."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, size)):
+        yield pa.RecordBatch.from_pylist(chunk, schema=schema)

@@ -315,14 +315,7 @@ def _jsonl_batches(batches: Iterator[pa.RecordBatch], cfg: TextDataset, seed: in
                    batch_rows: int = 2000) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist()):
-            rows = []
-            for row in jsonl_rows(path, content, cfg, seed):
-                rows.append(row)
-                if len(rows) == batch_rows:
-                    yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
-                    rows = []
-            if rows:
-                yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
+            yield from tables.arrow_batches(jsonl_rows(path, content, cfg, seed), RESULT_SCHEMA, batch_rows)
 
 
 def _record_batches(batches: Iterator[pa.RecordBatch], cfg: TextDataset, seed: int) -> Iterator[pa.RecordBatch]:

@@ -30,6 +30,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
+from codecorpus import tables
 from codecorpus.stage import Unit
 
 PR_TYPES = ("PullRequestEvent", "PullRequestReviewEvent", "PullRequestReviewCommentEvent")
@@ -155,14 +156,7 @@ def _parse_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch
     """mapInArrow body: (path, content) rows in, event and ledger rows out, BATCH_ROWS at a time."""
     for batch in batches:
         for path, content in zip(batch.column("path").to_pylist(), batch.column("content").to_pylist()):
-            rows = []
-            for row in parse_event_file(path, content):
-                rows.append(row)
-                if len(rows) == BATCH_ROWS:
-                    yield pa.RecordBatch.from_pylist(rows, schema=EVENT_SCHEMA)
-                    rows = []
-            if rows:
-                yield pa.RecordBatch.from_pylist(rows, schema=EVENT_SCHEMA)
+            yield from tables.arrow_batches(parse_event_file(path, content), EVENT_SCHEMA, BATCH_ROWS)
 
 
 def list_event_files(spark: SparkSession, locations: list[str]) -> list[Unit]:
