@@ -157,3 +157,9 @@ def exact_pair_jaccard(pairs: DataFrame, texts: DataFrame, cfg: DedupConfig) -> 
     both = pairs.select("file_id", "kept_id").join(content, "file_id").join(kept_content, "kept_id")
     return both.select("file_id", "kept_id", "content", "kept_content").mapInArrow(
         _exact_batches(cfg), "file_id string, kept_id string, est_jaccard double")
+
+
+def checked_pairs(pairs: DataFrame, signatures: DataFrame, texts: DataFrame | None, cfg: DedupConfig) -> DataFrame:
+    """``(file_id, kept_id, est_jaccard)``: the exact Jaccard when ``texts`` (file_id, content) are given,
+    the signatures' estimate otherwise; the one choice ``dedup.verify`` makes for every near-dedup."""
+    return exact_pair_jaccard(pairs, texts, cfg) if texts is not None else estimate_jaccard(pairs, signatures, cfg)

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from codecorpus.dedup.components import connected_components
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, estimate_jaccard, exact_pair_jaccard, repo_signatures, signature_table
+from codecorpus.dedup.lsh import band_edges, checked_pairs, repo_signatures, signature_table
 from codecorpus.dedup.ranking import RANK_COLUMNS, rank_key, survivors, with_rank
 from codecorpus.ledger import rejects
 
@@ -37,8 +37,7 @@ def _one_pass(edges: DataFrame, sigs: DataFrame, ranks: DataFrame, cfg: DedupCon
     log.info("near-dedup pass %s: %d component rounds", tag, rounds)
     kept = survivors(comp, ranks, "cluster_id")
     pairs = comp.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
-    scores = exact_pair_jaccard(pairs, texts, cfg) if texts is not None else estimate_jaccard(pairs, sigs, cfg)
-    scored = _materialize(scores, f"{checkpoint_dir}/{tag}/scored")
+    scored = _materialize(checked_pairs(pairs, sigs, texts, cfg), f"{checkpoint_dir}/{tag}/scored")
     if not check:
         return scored, scored.select("file_id").limit(0)
     ok = F.col("est_jaccard") >= F.lit(cfg.threshold)

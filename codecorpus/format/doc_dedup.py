@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from codecorpus.dedup.components import connected_components
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, estimate_jaccard, exact_pair_jaccard, signature_table
+from codecorpus.dedup.lsh import band_edges, checked_pairs, signature_table
 from codecorpus.dedup.ranking import survivors
 
 
@@ -24,6 +24,6 @@ def near_duplicates(docs: DataFrame, id_col: str, text_col: str, cfg: DedupConfi
     ranks = components.select("file_id", F.struct("file_id").alias("rank_key"))
     kept = survivors(components, ranks, "cluster_id")
     pairs = components.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
-    scores = exact_pair_jaccard(pairs, files, cfg) if cfg.verify == "exact" else estimate_jaccard(pairs, sigs, cfg)
-    scored = scores.where(F.col("est_jaccard") >= cfg.threshold)
+    texts = files if cfg.verify == "exact" else None
+    scored = checked_pairs(pairs, sigs, texts, cfg).where(F.col("est_jaccard") >= cfg.threshold)
     return scored.select(F.col("file_id").alias("id"), "kept_id", "est_jaccard")
