@@ -6,12 +6,17 @@
    ledger) against a single-process datasketch MinHash + MinHashLSH + union-find pipeline.
 
     .venv/bin/python bench/dedup_bench.py --files 3000
+    .venv/bin/python bench/dedup_bench.py --only stage --run-dir RUN_DIR   # a run's near-dedup input
+
+With ``--run-dir`` the corpus is what the dedup stage of that run (e.g. `codecorpus run` on a sample)
+near-deduplicates: the filter stage's files minus the ledger's exact_dup rows, with their real ranks.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import sys
 import sysconfig
 import tempfile
 import time
@@ -90,15 +95,27 @@ def datasketch_pipeline(files, cfg: DedupConfig) -> int:
     return sum(find(k) != k for k in sigs)
 
 
-def bench_stage(files, cfg: DedupConfig) -> None:
-    import sys
+def run_dir_files(run_dir: str) -> list[dict]:
+    """The near-dedup input of a run: filter's files minus exact duplicates (rows with FILE_COLUMNS)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from test_dedup_data import FILE_COLUMNS
+    ledger = pq.read_table(f"{run_dir}/ledger/dedup", columns=["id", "rule"])
+    exact = ledger.filter(pc.equal(ledger["rule"], "exact_dup"))["id"]
+    names = FILE_COLUMNS.names
+    files = pq.read_table(f"{run_dir}/stages/filter/files", columns=names)
+    return files.filter(pc.invert(pc.is_in(files["file_id"], exact))).to_pylist()
+
+
+def bench_stage(files, cfg: DedupConfig, rows: list[dict] | None = None) -> None:
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
     from test_dedup_data import FILE_COLUMNS, file_row
 
     from codecorpus.dedup import near_dedup
     from codecorpus.session import get_spark
     spark = get_spark("local[2]", {"spark.sql.shuffle.partitions": "8", "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", **dict(a.split("=", 1) for a in os.environ.get("BENCH_CONF", "").split() if a)})
-    rows = [file_row(f"site/{name.split('/')[0]}", name, text, "permissive") for name, text in files]
+    rows = rows or [file_row(f"site/{name.split('/')[0]}", name, text, "permissive") for name, text in files]
     df = spark.createDataFrame(rows, FILE_COLUMNS)
     with tempfile.TemporaryDirectory() as tmp:
         df.write.parquet(f"{tmp}/files")
@@ -109,7 +126,7 @@ def bench_stage(files, cfg: DedupConfig) -> None:
         removed = ledger.count()
         n_kept = kept.count()
         spark_s = time.perf_counter() - start
-        rounds = len(list(Path(f"{tmp}/checkpoints/pass_0").glob("round_*")))
+        rounds = len(list(Path(f"{tmp}/checkpoints/components").glob("round_*")))
         jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup("near_dedup"))
     start = time.perf_counter()
     ds_removed = datasketch_pipeline(files, cfg)
@@ -126,13 +143,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=3000)
     parser.add_argument("--only", choices=["signatures", "stage"])
+    parser.add_argument("--run-dir", help="take the near-dedup input of this run instead of installed files")
     args = parser.parse_args()
     cfg = DedupConfig()
-    files = real_files(args.files)
+    rows = run_dir_files(args.run_dir) if args.run_dir else None
+    files = [(f"{r['repo_name']}/{r['path']}", r["content"]) for r in rows] if rows else real_files(args.files)
     if args.only in (None, "signatures"):
         bench_signatures(files, cfg)
     if args.only in (None, "stage"):
-        bench_stage(files, cfg)
+        bench_stage(files, cfg, rows)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@
    - removal precision: removed files that keep at least one kept file with true J >= t to them;
    - redundancy left: kept files that still have another kept file with true J >= t.
 
-    .venv/bin/python bench/dedup_quality.py --sample small --run-dir RUN_DIR [--set dedup.verify_rounds=0]
+    .venv/bin/python bench/dedup_quality.py --sample small --run-dir RUN_DIR [--set dedup.verify=off]
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sample", default="small")
     parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--set", action="append", default=[], help="config override, e.g. dedup.verify_rounds=0")
+    parser.add_argument("--set", action="append", default=[], help="config override, e.g. dedup.verify=off")
     args = parser.parse_args()
     config = run_stages(args.sample, args.run_dir, args.set)
     cfg, root = config.dedup, Path(args.run_dir)
@@ -133,7 +133,7 @@ def main() -> None:
     redundant = sum(1 for f in kept if partners.get(f, set()) & kept)
     bands, rows = cfg.lsh_params()
     print(f"parameters: threshold {cfg.threshold}, {cfg.num_perm} permutations, {bands} bands x {rows} rows, "
-          f"verify_rounds {cfg.verify_rounds}")
+          f"verify {cfg.verify}")
     print(f"detection: precision {tp / max(len(flagged), 1):.4f} ({tp}/{len(flagged)}), "
           f"recall {tp / max(len(has_partner), 1):.4f} ({tp}/{len(has_partner)})")
     print(f"removal precision: {good_removals / max(len(removed), 1):.4f} ({good_removals}/{len(removed)})")

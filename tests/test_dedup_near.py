@@ -201,3 +201,4 @@ def test_repo_scope_removes_a_vendored_copy_of_a_repository_whole(spark, tmp_pat
     assert {r.rule for r in dropped.values()} == {"near_dup_repo"}
     assert kept.count() + len(dropped) == len(rows)
     assert {r.kept_id for r in clusters.collect()} == {"pypa/packaging", "certifi/python-certifi"}
+

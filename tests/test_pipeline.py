@@ -20,6 +20,23 @@ def test_every_ingested_file_is_kept_or_in_the_ledger(sample_run):
     assert kept.join(dropped, "file_id").count() == 0, "a file is both kept and dropped"
 
 
+def test_no_two_kept_files_sharing_an_lsh_bucket_are_near_duplicates(sample_run):
+    """The small sample's real near-duplicates (several versions of a project, vendored copies) chain
+    into components where members fail against the survivor yet match each other (A~B, A~C, B!~C... C~D):
+    checking the failures against every kept member of their component leaves no such pair."""
+    from codecorpus.dedup.lsh import exact_pair_jaccard, signature_table
+    cfg = sample_run.config.dedup
+    bands, rows = cfg.lsh_params()
+    kept = table(sample_run, "dedup", "files")
+    keys = F.array(*[F.substring("signature", i * rows * 4 + 1, rows * 4) for i in range(bands)])
+    banded = signature_table(kept, cfg).select("file_id", F.posexplode(keys).alias("band", "key"))
+    other = banded.select(F.col("file_id").alias("kept_id"), "band", "key")
+    pairs = banded.join(other, ["band", "key"]).where("file_id < kept_id").select("file_id", "kept_id").distinct()
+    assert pairs.count() > 0, "kept files share buckets: the check is exercised"
+    similarity = exact_pair_jaccard(pairs, kept, cfg).agg(F.max("est_jaccard")).first()[0]
+    assert similarity < cfg.threshold
+
+
 def test_languages_and_licenses_are_labelled(sample_run):
     files = table(sample_run, "annotate", "files")
     languages = {r["language"] for r in files.select("language").distinct().collect()}

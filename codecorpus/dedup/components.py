@@ -37,7 +37,8 @@ def small_star(e: DataFrame) -> DataFrame:
             .unionByName(smallest.select("u", F.col("m").alias("v"))).distinct())
 
 
-def _checkpoint(df: DataFrame, path: str) -> DataFrame:
+def materialize(df: DataFrame, path: str) -> DataFrame:
+    """``df`` written once and read back: later steps reuse it without recomputing, and lineage stays short."""
     df.write.mode("overwrite").parquet(path)
     return df.sparkSession.read.parquet(path)
 
@@ -48,7 +49,7 @@ def connected_components(edges: DataFrame, checkpoint_dir: str, max_iterations: 
     cluster_id is the component's smallest file_id (the root maps to itself)."""
     e = _oriented(edges)       # edges come materialised: no checkpoint needed before round 1
     for rounds in range(1, max_iterations + 1):
-        e = _checkpoint(small_star(large_star(e)), f"{checkpoint_dir}/{tag}/round_{rounds}")
+        e = materialize(small_star(large_star(e)), f"{checkpoint_dir}/{tag}/round_{rounds}")
         pointing_at_non_root = e.join(e.select(F.col("u").alias("v")).distinct(), "v", "left_semi")
         if pointing_at_non_root.limit(1).count() == 0:
             break

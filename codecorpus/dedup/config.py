@@ -33,12 +33,11 @@ class DedupConfig(BaseModel):
     bucket_salts: int = Field(16, ge=1)
     # Large-star/small-star rounds before giving up (observed O(log n); proven O(log^2 n)).
     max_iterations: int = Field(40, ge=1)
-    # Rounds of "check each removal against its survivor, re-cluster the ones that fail".
-    verify_rounds: int = Field(2, ge=0)
-    # How a removal is checked against its survivor: "exact" Jaccard of the two shingle sets (moves the
-    # pair's contents; removal precision 1 by construction) or the signatures' "estimate" (no content
-    # moves; removes some pairs just under the threshold). Repository scope always uses the estimate.
-    verify: Literal["exact", "estimate"] = "exact"
+    # How a removal is checked, against its survivor and then the rest of its component: "exact" Jaccard
+    # of the two shingle sets (moves the pairs' contents; removal precision 1 by construction), the
+    # signatures' "estimate" (no content moves; removes some pairs just under the threshold), or "off"
+    # (plain MinHash + components: all but the survivor go). Repository scope uses the estimate.
+    verify: Literal["exact", "estimate", "off"] = "exact"
 
     @model_validator(mode="after")
     def _bands_fit(self) -> "DedupConfig":

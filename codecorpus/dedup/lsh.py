@@ -7,6 +7,7 @@ minimum), so a giant bucket of boilerplate spreads over that many tasks.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Iterator
 
@@ -163,3 +164,79 @@ def checked_pairs(pairs: DataFrame, signatures: DataFrame, texts: DataFrame | No
     """``(file_id, kept_id, est_jaccard)``: the exact Jaccard when ``texts`` (file_id, content) are given,
     the signatures' estimate otherwise; the one choice ``dedup.verify`` makes for every near-dedup."""
     return exact_pair_jaccard(pairs, texts, cfg) if texts is not None else estimate_jaccard(pairs, signatures, cfg)
+
+
+class _KeptInGroup:
+    """The files kept so far in one component, for checking the next one against all of them: signatures
+    as one growing matrix (a single vectorised comparison per file) and, for exact checks, shingle sets."""
+
+    def __init__(self, num_perm: int):
+        self.ids: list[str] = []
+        self.sets: list[np.ndarray] = []
+        self.sigs = np.empty((8, num_perm), dtype=np.uint32)
+
+    def add(self, file_id: str, sig: np.ndarray, shingles: np.ndarray | None) -> None:
+        if len(self.ids) == len(self.sigs):
+            self.sigs = np.concatenate((self.sigs, np.empty_like(self.sigs)))
+        self.sigs[len(self.ids)] = sig
+        self.ids.append(file_id)
+        self.sets.append(shingles)
+
+    def match(self, sig: np.ndarray, shingles: np.ndarray | None, floor: float, threshold: float
+              ) -> tuple[str, float] | None:
+        """(kept file_id, similarity) of the most similar kept file at or above ``threshold``: by the
+        signatures' estimate, or, with shingle sets, by exact Jaccard on the files whose estimate
+        reaches ``floor``, most similar first."""
+        est = (self.sigs[:len(self.ids)] == sig).mean(axis=1)
+        for i in np.argsort(-est, kind="stable"):
+            if est[i] < floor:
+                break
+            similarity = est[i] if shingles is None else minhash.set_jaccard(shingles, self.sets[i])
+            if similarity >= threshold:
+                return self.ids[i], float(similarity)
+        return None
+
+
+def _greedy_batches(cfg: DedupConfig, exact: bool):
+    # Exact checks start from files whose estimate is within 5 standard errors of the threshold (0.145 at
+    # J 0.7 and 250 permutations), so a pair at or above it is missed with probability under 1e-6.
+    margin = 5 * math.sqrt(cfg.threshold * (1 - cfg.threshold) / cfg.num_perm) if exact else 0.0
+    floor = cfg.threshold - margin
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        group, kept = None, _KeptInGroup(cfg.num_perm)
+        for batch in batches:     # rows sorted by group, then best rank first
+            groups, ids = batch.column("group").to_pylist(), batch.column("file_id").to_pylist()
+            sigs = np.frombuffer(b"".join(batch.column("signature").to_pylist()), dtype="<u4").reshape(-1, cfg.num_perm)
+            texts = batch.column("content").to_pylist() if exact else None
+            out = ([], [], [])
+            for i, g in enumerate(groups):
+                if g != group:
+                    group, kept = g, _KeptInGroup(cfg.num_perm)
+                shingles = (minhash.shingle_sets([texts[i]], cfg.ngram, cfg.min_tokens, cfg.max_hash_chars)[0]
+                            if exact else None)
+                found = kept.match(sigs[i], shingles, floor, cfg.threshold)
+                if found is None:
+                    kept.add(ids[i], sigs[i], shingles)
+                else:
+                    for column, value in zip(out, (ids[i], *found)):
+                        column.append(value)
+            yield pa.RecordBatch.from_arrays([pa.array(out[0], pa.string()), pa.array(out[1], pa.string()),
+                                              pa.array(out[2], pa.float64())],
+                                             names=["file_id", "kept_id", "est_jaccard"])
+    return run
+
+
+def greedy_within_groups(members: DataFrame, signatures: DataFrame, ranks: DataFrame,
+                         texts: DataFrame | None, cfg: DedupConfig) -> DataFrame:
+    """``(file_id, kept_id, est_jaccard)``: within each ``group`` of ``members`` (file_id, group), files
+    in rank order, each removed when it is similar (exact Jaccard with ``texts``, else the estimate) to
+    a file of its group already kept, and kept otherwise. Each group streams through one task, holding
+    only its kept files; the dedup stage sends here just the files that failed their first check."""
+    rows = members.join(ranks, "file_id").join(signatures, "file_id")
+    columns = ["group", "file_id", "signature"]
+    if texts is not None:
+        rows, columns = rows.join(texts.select("file_id", "content"), "file_id"), columns + ["content"]
+    ordered = rows.repartition("group").sortWithinPartitions("group", "rank_key").select(*columns)
+    return ordered.mapInArrow(_greedy_batches(cfg, texts is not None),
+                              "file_id string, kept_id string, est_jaccard double")

@@ -147,21 +147,30 @@ def signatures(texts: list[str], a: np.ndarray, b: np.ndarray, ngram: int = 5, m
     return np.ascontiguousarray(sig.T), has
 
 
+def shingle_sets(texts: list[str], ngram: int = 5, min_tokens: int = 5,
+                 max_chars: int = 1_000_000) -> list[np.ndarray]:
+    """Each text's set of shingle hashes (sorted unique uint32, the signatures' hashes); empty when the
+    text is too short to shingle."""
+    hashes, doc_of = shingle_hashes(texts, ngram, min_tokens, max_chars)
+    bounds = np.searchsorted(doc_of, np.arange(len(texts) + 1))
+    return [np.unique(hashes[bounds[i]:bounds[i + 1]]) for i in range(len(texts))]
+
+
+def set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two shingle sets from :func:`shingle_sets` (0 when either is empty)."""
+    if not (a.size and b.size):
+        return 0.0
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return common / (a.size + b.size - common)
+
+
 def exact_jaccard(lefts: list[str], rights: list[str], ngram: int = 5, min_tokens: int = 5,
                   max_chars: int = 1_000_000) -> np.ndarray:
     """Jaccard similarity of the shingle sets of each pair (left, right), on the same shingles and hashes
     as the signatures (0 where either side has no shingle)."""
+    sets = shingle_sets(list(lefts) + list(rights), ngram, min_tokens, max_chars)
     n = len(lefts)
-    hashes, doc_of = shingle_hashes(list(lefts) + list(rights), ngram, min_tokens, max_chars)
-    bounds = np.searchsorted(doc_of, np.arange(2 * n + 1))
-    out = np.zeros(n)
-    for i in range(n):
-        a = np.unique(hashes[bounds[i]:bounds[i + 1]])
-        b = np.unique(hashes[bounds[n + i]:bounds[n + i + 1]])
-        if a.size and b.size:
-            common = np.intersect1d(a, b, assume_unique=True).size
-            out[i] = common / (a.size + b.size - common)
-    return out
+    return np.array([set_jaccard(sets[i], sets[n + i]) for i in range(n)], dtype=np.float64)
 
 
 def reference_signature(text: str, a: np.ndarray, b: np.ndarray, ngram: int = 5,

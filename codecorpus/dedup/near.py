@@ -1,9 +1,11 @@
 """MinHash near-dedup of files: signatures, LSH buckets, connected components, one survivor per cluster.
 
 Plain MinHash + connected components chains files that are not alike (A~B, B~C, A!~C) and would drop
-C for A. So each removal is checked against its survivor (signature similarity >= threshold); the
-files that fail are clustered again among themselves (only on edges between them), up to
-``verify_rounds`` passes, and whatever still fails is kept.
+C for A. So each removal is checked against its survivor (``dedup.verify``: exact Jaccard of the
+shingle sets, or the signatures' estimate), as pairs spread over the cluster. The few files that fail
+are then taken per component in rank order and checked against every file of the component kept so
+far: removed at the first match, kept otherwise. That keeps removal precision at 1 (exact) and finds
+the near-duplicates among the failures, which a survivor-only check leaves in the corpus.
 """
 from __future__ import annotations
 
@@ -12,36 +14,16 @@ import logging
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from codecorpus.dedup.components import connected_components
+from codecorpus.dedup.components import connected_components, materialize
 from codecorpus.dedup.config import DedupConfig
-from codecorpus.dedup.lsh import band_edges, checked_pairs, repo_signatures, signature_table
+from codecorpus.dedup.lsh import (band_edges, checked_pairs, estimate_jaccard, greedy_within_groups,
+                                  repo_signatures, signature_table)
 from codecorpus.dedup.ranking import RANK_COLUMNS, rank_key, survivors, with_rank
 from codecorpus.ledger import rejects
 
 RULE = "near_dup"
 REPO_RULE = "near_dup_repo"
 log = logging.getLogger(__name__)
-
-
-def _materialize(df: DataFrame, path: str) -> DataFrame:
-    # Written once and read back: later steps reuse it without recomputing (signatures are the
-    # expensive part) and lineage stays short.
-    df.write.mode("overwrite").parquet(path)
-    return df.sparkSession.read.parquet(path)
-
-
-def _one_pass(edges: DataFrame, sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig,
-              checkpoint_dir: str, tag: str, check: bool, texts: DataFrame | None) -> tuple[DataFrame, DataFrame]:
-    """(removed (file_id, kept_id, est_jaccard), failed (file_id)) for one clustering pass."""
-    comp, rounds = connected_components(edges, checkpoint_dir, cfg.max_iterations, tag)
-    log.info("near-dedup pass %s: %d component rounds", tag, rounds)
-    kept = survivors(comp, ranks, "cluster_id")
-    pairs = comp.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
-    scored = _materialize(checked_pairs(pairs, sigs, texts, cfg), f"{checkpoint_dir}/{tag}/scored")
-    if not check:
-        return scored, scored.select("file_id").limit(0)
-    ok = F.col("est_jaccard") >= F.lit(cfg.threshold)
-    return scored.where(ok), scored.where(~ok).select("file_id")
 
 
 def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
@@ -52,11 +34,11 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
     being the smallest file_id of the pair's cluster; ``rejects`` has rule ``near_dup``, value = the
     survivor's file_id, detail = repo/path and the estimated Jaccard similarity to the survivor.
     With ``cfg.scope == "repo"`` the units are whole repositories (see :func:`_repo_removals`)."""
-    sigs = _materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
+    sigs = materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
     if cfg.scope == "repo":
         return _repo_removals(files, sigs, cfg, checkpoint_dir)
     texts = files.select("file_id", "content") if cfg.verify == "exact" else None
-    removed = _removals(sigs, with_rank(files), cfg, checkpoint_dir, texts)
+    removed = removals(sigs, with_rank(files), cfg, checkpoint_dir, texts)
     clusters = _clusters(removed)
     dropped = files.select("file_id", "repo_name", "path").join(removed, "file_id")
     measure = "jaccard=%.3f" if cfg.verify == "exact" else "est_jaccard=%.3f"
@@ -66,29 +48,27 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
     return kept_files, clusters, ledger
 
 
-def _removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir: str,
-              texts: DataFrame | None = None) -> DataFrame:
+def removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir: str,
+             texts: DataFrame | None = None) -> DataFrame:
     """``(file_id, kept_id, est_jaccard)`` of every unit removed: components of the LSH edges, one
-    survivor each by rank, removals checked against their survivor (exact Jaccard on ``texts`` when
-    given, else the signatures' estimate) and the failures re-clustered."""
-    edges = _materialize(band_edges(sigs, cfg), f"{checkpoint_dir}/edges")
-    ranks = _materialize(ranks, f"{checkpoint_dir}/ranks")
-    passes = max(cfg.verify_rounds, 1)
-    removed_parts = []
-    for i in range(passes):
-        removed, failed = _one_pass(edges, sigs, ranks, cfg, checkpoint_dir, f"pass_{i}",
-                                    check=cfg.verify_rounds > 0, texts=texts)
-        removed_parts.append(removed)
-        if i == passes - 1 or failed.limit(1).count() == 0:
-            break
-        # Re-cluster only the files that failed their check, on the edges between them.
-        edges = _materialize(edges.join(failed.withColumnRenamed("file_id", "src"), "src", "left_semi")
-                             .join(failed.withColumnRenamed("file_id", "dst"), "dst", "left_semi"),
-                             f"{checkpoint_dir}/pass_{i}/failed_edges")
-    removed = removed_parts[0]
-    for part in removed_parts[1:]:
-        removed = removed.unionByName(part)
-    return _materialize(removed, f"{checkpoint_dir}/removed")
+    survivor each by rank (``ranks``: file_id, rank_key), each other member checked against it (exact
+    Jaccard on ``texts`` (file_id, content) when given, else the signatures' estimate), and the members
+    that fail checked, per component in rank order, against the members kept so far. With
+    ``verify: off`` every member but the survivor goes."""
+    edges = materialize(band_edges(sigs, cfg), f"{checkpoint_dir}/edges")
+    ranks = materialize(ranks, f"{checkpoint_dir}/ranks")
+    comp, rounds = connected_components(edges, checkpoint_dir, cfg.max_iterations, "components")
+    log.info("near-dedup: components converged in %d rounds", rounds)
+    kept = survivors(comp, ranks, "cluster_id")
+    pairs = comp.join(kept, "cluster_id").where(F.col("file_id") != F.col("kept_id"))
+    if cfg.verify == "off":
+        return materialize(estimate_jaccard(pairs, sigs, cfg), f"{checkpoint_dir}/removed")
+    scored = materialize(checked_pairs(pairs, sigs, texts, cfg), f"{checkpoint_dir}/scored")
+    ok = F.col("est_jaccard") >= F.lit(cfg.threshold)
+    # kept_id names the component: its survivor.
+    failed = scored.where(~ok).select("file_id", F.col("kept_id").alias("group"))
+    rechecked = greedy_within_groups(failed, sigs, ranks, texts, cfg)
+    return materialize(scored.where(ok).unionByName(rechecked), f"{checkpoint_dir}/removed")
 
 
 def _repo_removals(files: DataFrame, sigs: DataFrame, cfg: DedupConfig, checkpoint_dir: str
@@ -97,12 +77,12 @@ def _repo_removals(files: DataFrame, sigs: DataFrame, cfg: DedupConfig, checkpoi
     of the union of their shingles), repositories are ranked by their best file, and a repository that
     is a near-copy of a better one leaves with all its files (rule ``near_dup_repo``, value = the kept
     repository). clusters: file_id of each removed file, cluster_id and kept_id as repository names."""
-    repo_sigs = _materialize(repo_signatures(sigs.join(files.select("file_id", "repo_name"), "file_id"), cfg),
+    repo_sigs = materialize(repo_signatures(sigs.join(files.select("file_id", "repo_name"), "file_id"), cfg),
                              f"{checkpoint_dir}/repo_signatures")
     repo_ranks = (files.select(F.col("repo_name").alias("file_id"), *RANK_COLUMNS)
                   .select("file_id", rank_key().alias("rank_key"))
                   .groupBy("file_id").agg(F.min("rank_key").alias("rank_key")))
-    removed = _removals(repo_sigs, repo_ranks, cfg, checkpoint_dir).select(
+    removed = removals(repo_sigs, repo_ranks, cfg, checkpoint_dir).select(
         F.col("file_id").alias("repo_name"), "kept_id", "est_jaccard")
     clusters = (files.select("file_id", "repo_name").join(_clusters(removed.withColumnRenamed("repo_name", "file_id"))
                                                           .withColumnRenamed("file_id", "repo_name"), "repo_name")
