@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from codecorpus.dedup import minhash
@@ -94,24 +94,22 @@ def repo_signatures(file_signatures: DataFrame, cfg: DedupConfig) -> DataFrame:
 
 def band_edges(signatures: DataFrame, cfg: DedupConfig) -> DataFrame:
     """``(src, dst)`` edges, ``src > dst``: every file of a band bucket linked, through its sub-bucket
-    minimum, to the bucket minimum."""
+    minimum, to the bucket minimum. A bucket is named by the 64-bit hash of (band, rows of the
+    signature): shuffles move a long instead of the key's bytes (a collision only adds a candidate, which
+    the removal check then judges). Minima are window aggregates, one shuffle each level, no joins."""
     bands, rows = cfg.lsh_params()
     width = rows * 4
     keys = F.array(*[F.substring("signature", i * width + 1, width) for i in range(bands)])
     banded = (signatures.select("file_id", F.posexplode(keys).alias("band", "key"))
-              .withColumn("salt", F.pmod(F.xxhash64("file_id"), F.lit(cfg.bucket_salts))))
-    bucket = ["band", "key"]
-    subs = (banded.groupBy(*bucket, "salt")
-            .agg(F.min("file_id").alias("sub_min"), F.count(F.lit(1)).alias("n")))
-    member_edges = (banded.join(subs.where(F.col("n") > 1), [*bucket, "salt"])
-                    .where(F.col("file_id") != F.col("sub_min"))
+              .select("file_id", F.xxhash64("band", "key").alias("bucket"),
+                      F.pmod(F.xxhash64("file_id"), F.lit(cfg.bucket_salts)).alias("salt")))
+    sub = banded.withColumn("sub_min", F.min("file_id").over(Window.partitionBy("bucket", "salt")))
+    member_edges = (sub.where(F.col("file_id") != F.col("sub_min"))
                     .select(F.col("file_id").alias("src"), F.col("sub_min").alias("dst")))
-    roots = (subs.groupBy(*bucket)
-             .agg(F.min("sub_min").alias("root"), F.count(F.lit(1)).alias("n_subs"))
-             .where(F.col("n_subs") > 1))
-    sub_edges = (subs.join(roots, bucket)
-                 .where(F.col("sub_min") != F.col("root"))
-                 .select(F.col("sub_min").alias("src"), F.col("root").alias("dst")))
+    heads = sub.where(F.col("file_id") == F.col("sub_min")).select("bucket", "file_id")
+    sub_edges = (heads.withColumn("root", F.min("file_id").over(Window.partitionBy("bucket")))
+                 .where(F.col("file_id") != F.col("root"))
+                 .select(F.col("file_id").alias("src"), F.col("root").alias("dst")))
     return member_edges.unionByName(sub_edges).distinct()
 
 
