@@ -118,8 +118,9 @@ def bench_stage(files, cfg: DedupConfig, rows: list[dict] | None = None) -> None
     rows = rows or [file_row(f"site/{name.split('/')[0]}", name, text, "permissive") for name, text in files]
     df = spark.createDataFrame(rows, FILE_COLUMNS)
     with tempfile.TemporaryDirectory() as tmp:
-        df.write.parquet(f"{tmp}/files")
-        files_df = spark.read.parquet(f"{tmp}/files").repartition(4)   # both cores busy hashing
+        # Four files of even size, as a stage's input table: both cores hash, no shuffle of contents.
+        df.repartition(4).write.parquet(f"{tmp}/files")
+        files_df = spark.read.parquet(f"{tmp}/files")
         spark.sparkContext.setJobGroup("near_dedup", "near_dedup")
         start = time.perf_counter()
         kept, clusters, ledger = near_dedup(files_df, cfg, f"{tmp}/checkpoints")
