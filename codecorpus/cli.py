@@ -135,21 +135,24 @@ def cmd_render(args) -> int:
     return 0
 
 
-def _run_config(run_dir: str) -> RunConfig:
+def _run_config(run_dir: str, config_path: str | None = None) -> RunConfig:
+    """A config for reading ``run_dir``: defaults, or the settings (Spark, S3) of the config at ``config_path``."""
     from codecorpus.config import parse_config
+    if config_path:
+        return load_config(config_path).model_copy(update={"run_dir": run_dir})
     return parse_config({"run_dir": run_dir})
 
 
 def cmd_stats(args) -> int:
     from codecorpus.inspect import stage_stats
-    runner = _runner(_run_config(args.run))
+    runner = _runner(_run_config(args.run, args.config))
     print(stage_stats(runner))
     return 0
 
 
 def cmd_why(args) -> int:
     from codecorpus.inspect import why
-    runner = _runner(_run_config(args.run))
+    runner = _runner(_run_config(args.run, args.config))
     print(why(runner, args.file))
     return 0
 
@@ -157,21 +160,21 @@ def cmd_why(args) -> int:
 def cmd_card(args) -> int:
     from codecorpus.release.build import build_release
     from codecorpus.release.config import ReleaseConfig
-    runner = _runner(_run_config(args.run))
-    out = args.out or f"{runner.root}/release"
-    build_release(runner.spark, args.run, out, ReleaseConfig(version=args.version))
+    config = _run_config(args.run, args.config)
+    out = args.out or f"{config.run_dir.rstrip('/')}/release"
+    build_release(_spark(config), args.run, out, ReleaseConfig(version=args.version), config.s3)
     print(f"release written to {out}: README.md (card), stats.json, figures/, data/, ATTRIBUTION.md")
     return 0
 
 
 def cmd_plan(args) -> int:
     from codecorpus.mix.planner import load_mix, parse_tokens, plan_mix, plan_report
-    runner = _runner(_run_config(args.run))
+    runner = _runner(_run_config(args.run, args.config))
     path = runner.table_path("mix", "plan")
     if not runner.manifest("mix"):
         raise FileNotFoundError(f"run {args.run} has no mix stage yet: `codecorpus run` (or `codecorpus stage mix "
                                 "CONFIG`) measures the token counts the planner needs")
-    measured = runner.spark.read.parquet(path).where("available_tokens > 0").toPandas()   # one row per language
+    measured = runner.store.read_table(path).where("available_tokens > 0").toPandas()   # one row per language
     stats = measured[measured["kind"] == "language"].rename(columns={"name": "language", "available_tokens": "tokens"})
     sources = measured[measured["kind"] == "source"].set_index("name")["available_tokens"].to_dict()
     mix, target = load_mix(args.model), parse_tokens(args.tokens) if args.tokens else None
@@ -186,14 +189,14 @@ def cmd_plan(args) -> int:
 def cmd_megatron(args) -> int:
     from codecorpus.format.megatron import export_megatron
     from codecorpus.mix.stage import saved_tokenizer
-    runner = _runner(_run_config(args.run))
+    runner = _runner(_run_config(args.run, args.config))
     if not runner.manifest("pack"):
         raise FileNotFoundError(f"run {args.run} has no pack stage yet: run `codecorpus stage pack CONFIG` first")
     from codecorpus.format.tokenizer import tokenizer_from_json
     tokenizer = saved_tokenizer(runner.spark, runner.config)   # a trained one; else ids are stored as int32
     vocab = tokenizer_from_json(tokenizer).get_vocab_size() if tokenizer else 2**31 - 1
     out = args.out or f"{runner.root}/megatron"
-    sequences = runner.spark.read.parquet(runner.table_path("pack", "sequences"))
+    sequences = runner.store.read_table(runner.table_path("pack", "sequences"))
     shards = export_megatron(sequences, out, args.shard_sequences, vocab).orderBy("seq_len", "shard")
     for row in shards.toLocalIterator():   # one small row per shard
         print(f"  {row.prefix}.bin/.idx: {row.sequences} sequences, {row.tokens} tokens")
@@ -206,10 +209,13 @@ def cmd_instruct(args) -> int:
     from codecorpus.instruct import workflow
     config = load_config(args.config)
     if args.step == "generate":     # no Spark: plain HTTP from this machine
+        import tempfile
         from codecorpus.instruct.client import generate
         paths = workflow.InstructPaths(config.run_dir, config.instruct.dir)
-        report = generate(workflow.request_files(args.requests or paths.requests), Path(args.out or paths.generate),
-                          config.instruct.generate)
+        out = workflow.generate_dir(args.out or paths.generate)
+        with tempfile.TemporaryDirectory(prefix="codecorpus-requests-") as copies:   # of requests on S3
+            files = workflow.request_files(args.requests or paths.requests, config.s3, Path(copies))
+            report = generate(files, out, config.instruct.generate)
     else:
         wf = workflow.Workflow(_spark(config), config)
         if args.step == "seeds":
@@ -294,11 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
         was kept, and for a dropped file the stage, the rule and the value that decided it.""")
     p.add_argument("file", metavar="REPO/PATH")
     p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
+    p.add_argument("--config", metavar="YAML", help="a run config whose `s3` and Spark settings to use (for an s3:// run)")
     p.set_defaults(func=cmd_why)
 
     p = command("stats", "Rows in and out of every stage of a run, and drops per rule.", """\
         Read from the stage manifests; nothing is recomputed.""")
     p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
+    p.add_argument("--config", metavar="YAML", help="a run config whose `s3` and Spark settings to use (for an s3:// run)")
     p.set_defaults(func=cmd_stats)
 
     p = command("card", "Write a run's release: data shards, dataset card, figures, stats, attribution.", """\
@@ -306,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         README.md (a Hugging Face dataset card), stats.json, figures/*.png, data/ (Parquet shards per
         language, and documents) and ATTRIBUTION.md. Regenerating from the same run gives the same card.""")
     p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
-    p.add_argument("--out", metavar="DIR", help="release folder (default: DIR/release)")
+    p.add_argument("--config", metavar="YAML", help="a run config whose `s3` and Spark settings to use (for an s3:// run)")
+    p.add_argument("--out", metavar="DIR", help="release folder, local, hdfs:// or s3:// (default: DIR/release)")
     p.add_argument("--version", default="0.1.0", help="release version recorded in the card")
     p.set_defaults(func=cmd_card)
 
@@ -322,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", help="training token budget, e.g. 3.7T, 500B (default: one epoch)")
     p.add_argument("--epoch-cap", type=float, help="most passes over any data (default: the mix's, 5)")
     p.add_argument("--run", default="runs/sample", metavar="DIR", help="run directory (default: runs/sample)")
+    p.add_argument("--config", metavar="YAML", help="a run config whose `s3` and Spark settings to use (for an s3:// run)")
     p.add_argument("--out", metavar="CSV", help="also write the plan table as CSV")
     p.set_defaults(func=cmd_plan)
 
@@ -331,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         uint16 when the vocabulary fits. Point Megatron-LM's --data-path at OUT/4096/shard-00000 etc.;
         each packed sequence is one Megatron document. The format is described in docs/mixes.md.""")
     p.add_argument("--run", required=True, metavar="DIR", help="run directory (run_dir of the config)")
+    p.add_argument("--config", metavar="YAML", help="a run config whose `s3` and Spark settings to use (for an s3:// run)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: DIR/megatron)")
     p.add_argument("--shard-sequences", type=int, default=10_000, help="sequences per .bin/.idx pair")
     p.set_defaults(func=cmd_megatron)
@@ -357,11 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("step", choices=["seeds", "requests", "generate", "build"], metavar="STEP",
                    help="seeds, requests, generate or build")
     p.add_argument("config", help="YAML run config of a finished run (its run_dir and instruct section)")
-    p.add_argument("--requests", metavar="DIR", help="generate: folder of request .jsonl files (default: the requests step's)")
-    p.add_argument("--out", metavar="DIR", help="generate: output folder (default: RUN_DIR/instruct/generate)")
+    p.add_argument("--requests", metavar="DIR", help="generate: folder of request .jsonl files (default: the requests "
+                   "step's; an s3:// folder is downloaded first)")
+    p.add_argument("--out", metavar="DIR", help="generate: local output folder (default: RUN_DIR/instruct/generate; "
+                   "required when RUN_DIR is on S3)")
     p.add_argument("--responses", nargs="+", metavar="FILE",
-                   help="build: batch output .jsonl files (default: generate's responses.jsonl; OpenAI Batch or "
-                        "vLLM run_batch output files work too)")
+                   help="build: batch output .jsonl files, local or Hadoop paths (default: generate's responses.jsonl; "
+                        "OpenAI Batch or vLLM run_batch output files work too)")
     p.set_defaults(func=cmd_instruct)
     p = command("render", "Print the training documents one notebook or source file becomes.", f"""\
         Runs the notebooks, ir or kaggle stage's own code on one local file, without Spark, to see the formats:

@@ -196,16 +196,16 @@ class Runner:
         old, new = self._opt_out_entries(previous.get("opt_out")), self._opt_out_entries(opt_out)
         if stage.opt_out_reuse is None or old is None or new is None or not old <= new:
             return None
-        frames = {t: self.spark.read.parquet(self.table_path(p, t)) for t, p in inputs.items()}
-        before = {t: self.spark.read.parquet(self.table_path(stage.name, t)) for t in stage.writes}
-        before_ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        frames = {t: self.store.read_table(self.table_path(p, t)) for t, p in inputs.items()}
+        before = {t: self.store.read_table(self.table_path(stage.name, t)) for t in stage.writes}
+        before_ledger = self.store.read_table(self.ledger_path(stage.name))
         reused = stage.opt_out_reuse(before, before_ledger, frames, sorted(new - old))
         if reused is None:
             self.progress(f"[{stage.name}] the new opt-out entries change its result beyond removal: running in full")
             return None
         self.store.delete(self.manifest_path(stage.name))
         outputs = self._commit(stage, StageResult(*reused))
-        ledger = self.spark.read.parquet(self.ledger_path(stage.name))
+        ledger = self.store.read_table(self.ledger_path(stage.name))
         self._check_balances(stage, frames, [], outputs, ledger)
         manifest = self._manifest(stage, previous["fingerprint"], config_hash, inputs, fingerprints, [], outputs,
                                   ledger, time.time() - started, opt_out,

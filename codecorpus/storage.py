@@ -98,13 +98,17 @@ class Storage:
 
     def write_text(self, path: str, text: str) -> None:
         """Write a small text file atomically (temporary name, then rename; one PUT on S3)."""
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a small file (a report, a figure) atomically, as ``write_text``."""
         if self.native(path) is None:
-            return objects.write_bytes(path, text.encode("utf-8"), self.s3)
+            return objects.write_bytes(path, data, self.s3)
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         fs, p = self._fs(tmp)
         stream = fs.create(p, True)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
+            stream.write(bytearray(data))
         finally:
             stream.close()
         self.delete(path)
@@ -162,15 +166,39 @@ class Storage:
                     ext: str = ".jsonl") -> None:
         """Write the string ``column`` of ``df`` as text files (one value a line), partitioned and sorted
         as ``write_table`` does, named part-00000<ext>, ..."""
-        if self.native(path) is None:
-            raise NotImplementedError(f"text files on {path} need hadoop-aws (s3a://); write them to a local, "
-                                      "hdfs:// or s3a:// folder")
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        (df.repartition(num_files, sort_by[0]).sortWithinPartitions(*sort_by).select(column)
-           .write.mode("overwrite").text(self.native(tmp)))
+        lines = df.repartition(num_files, sort_by[0]).sortWithinPartitions(*sort_by).select(column)
+        if self.native(path) is None:     # S3 has no rename: each part is copied once, to its final name
+            self.write_parts(lines, tmp, "text")
+            self.publish_parts(tmp, path, ext)
+            self.delete(tmp)
+            return
+        lines.write.mode("overwrite").text(self.native(tmp))
         self._canonical_names(tmp, ext)
         self.delete(path)
         self.rename(tmp, path)
+
+    def write_parts(self, df: DataFrame, folder: str, fmt: str = "parquet", partition_by: str | None = None) -> None:
+        """Write ``df`` as it is partitioned into the new folder ``folder``, a file per task (and per
+        value of ``partition_by``, in `<column>=<value>/`) named part-<task>..., in ``fmt`` (parquet, or
+        text from one string column). The caller gives the parts their names (``publish_parts``)."""
+        if self.native(folder) is None:
+            return s3_tables.write_parts(df, folder, self.s3, fmt, partition_by)
+        writer = df.write.mode("overwrite").format(fmt)
+        (writer.partitionBy(partition_by) if partition_by else writer).save(self.native(folder))
+
+    def part_files(self, folder: str) -> list[str]:
+        """The part files of ``folder`` in task order (part-<task>-<uuid>... or part-<task>.<ext>)."""
+        parts = [n for n in self.listdir(folder) if n.startswith("part-") and not n.endswith(".crc")]
+        return sorted(parts, key=lambda n: (n.split("-")[1], n))
+
+    def publish_parts(self, folder: str, dest: str, ext: str = ".parquet") -> int:
+        """Replace ``dest`` by the part files of ``folder``, named part-00000<ext>, ...; returns how many."""
+        self.delete(dest)
+        parts = self.part_files(folder)
+        for index, name in enumerate(parts):
+            self.rename(f"{folder}/{name}", f"{dest}/part-{index:05d}{ext}")
+        return len(parts)
 
     def _canonical_names(self, directory: str, ext: str = ".parquet") -> None:
         directory = self.native(directory)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from codecorpus.config import load_config
 from codecorpus.release.build import build_release
 from codecorpus.release.config import ReleaseConfig
 from codecorpus.release.run_view import ReleaseError
@@ -18,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="release folder to write")
     parser.add_argument("--version", default=ReleaseConfig().version, help="release version")
     parser.add_argument("--name", default=ReleaseConfig().name, help="dataset name")
+    parser.add_argument("--config", help="run config whose `s3` section reaches an s3:// run or release")
     args = parser.parse_args(argv)
+    s3 = load_config(args.config).s3 if args.config else None
     try:
-        build_release(get_spark(), args.run, args.out, ReleaseConfig(name=args.name, version=args.version))
+        build_release(get_spark(), args.run, args.out, ReleaseConfig(name=args.name, version=args.version), s3)
     except ReleaseError as exc:
         print(f"card: {exc}", file=sys.stderr)
         return 1

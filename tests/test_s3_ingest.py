@@ -1,13 +1,16 @@
 """The Stack v2 through the normal config: an index (flat, or `-ids` on s3://) and gzip blobs on a real
 S3 server on loopback, behind a proxy injecting throttling, 500s, resets, slow and short responses.
 Every good blob arrives byte-identical to a fault-free run; every bad one is in the ledger with its rule."""
+import json
 import os
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from pyspark.sql import functions as F
 
 from codecorpus import tables
@@ -200,11 +203,89 @@ def test_an_s3_index_is_read_by_the_executors_object_by_object(spark, world):
     assert remote.schema == local.schema and tables.digest(remote) == tables.digest(local)
 
 
-def test_credentials_and_endpoints_never_reach_outputs(faulty, clean, on_s3, world):
+FIGURES = ["file_length_by_language", "kept_vs_dropped", "license_mix", "size_by_language"]
+
+
+@pytest.fixture(scope="module")
+def releases(spark, world, clean, on_s3, tmp_path_factory):
+    """The release of the local run (to a local folder) and of the same run on S3 (`codecorpus card
+    --config`, to its default RUN/release on S3)."""
+    from codecorpus.cli import main as cli_main
+    from codecorpus.release.build import build_release
+    tmp = tmp_path_factory.mktemp("releases")
+    build_release(spark, clean.root, str(tmp / "local"))
+    (tmp / "s3.yaml").write_text(yaml.safe_dump({"s3": world.s3_config()}))
+    assert cli_main(["card", "--run", on_s3[0].root, "--config", str(tmp / "s3.yaml")]) == 0
+    return tmp / "local", f"{on_s3[0].root}/release"
+
+
+def s3_text(world, uri: str) -> str:
+    from codecorpus.s3 import objects
+    return objects.read_bytes(uri, s3_config(world)).decode("utf-8")
+
+
+def test_the_card_of_a_run_on_s3_is_the_local_runs_card(spark, releases, world):
+    """Same card, attribution and figures, and shards with the same names and rows, written to S3
+    through boto3 (this Spark has no hadoop-aws). Only the stage completion times differ: two runs."""
+    from codecorpus.s3 import objects
+    from codecorpus.s3.tables import read_table
+    local, remote = releases
+    cfg = s3_config(world)
+    when = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    card = s3_text(world, f"{remote}/README.md")
+    assert "## How the data was built" in card and when.search(card)
+    assert when.sub("<time>", card) == when.sub("<time>", (local / "README.md").read_text())
+    assert s3_text(world, f"{remote}/ATTRIBUTION.md") == (local / "ATTRIBUTION.md").read_text()
+    for name in FIGURES:
+        png = objects.read_bytes(f"{remote}/figures/{name}.png", cfg)
+        assert png.startswith(b"\x89PNG") and png == (local / "figures" / f"{name}.png").read_bytes(), name
+    stats = json.loads(s3_text(world, f"{remote}/stats.json"))
+    assert stats["shards"] == json.loads((local / "stats.json").read_text())["shards"]
+    bucket, prefix = remote.removeprefix("s3://").split("/", 1)
+    keys = sorted(o["Key"][len(prefix) + 1:] for o in objects.list_keys(bucket, prefix + "/", cfg))
+    local_files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+    assert keys == local_files     # no temporary folders or side files left
+    shards = read_table(spark, [f"{remote}/data/files/"], cfg, manifest_required=False)
+    assert tables.digest(shards) == tables.digest(spark.read.parquet(*map(str, local.glob("data/files/*/*.parquet"))))
+
+
+@pytest.fixture(scope="module")
+def instruct_on_s3(spark, world, on_s3):
+    """The instruct steps seeds and requests of the run on S3, into its default RUN/instruct on S3."""
+    from codecorpus.instruct.workflow import Workflow
+    config = parse_config({"run_dir": on_s3[0].root, "files_per_table": 2, "s3": world.s3_config(),
+                           "instruct": {"seeds": {"quotas": {"Python": 8, "JavaScript": 8}}}})
+    wf = Workflow(spark, config, progress=lambda m: None)
+    wf.sample_seeds()
+    wf.write_requests()
+    return wf
+
+
+def test_instruct_seeds_and_requests_write_to_s3_and_read_back(instruct_on_s3, world, tmp_path):
+    from codecorpus.instruct.workflow import build_dataset, generate_dir, request_files
+    wf = instruct_on_s3
+    assert wf.paths.requests.startswith("s3://") and wf.store.native(wf.paths.requests) is None
+    report = wf.read_json("requests.json")
+    assert report["files"] == ["requests/part-00000.jsonl"] and wf.store.listdir(wf.paths.root) == [
+        "ledger", "requests", "requests.json", "seeds", "seeds.json"]
+    files = request_files(wf.paths.requests, s3_config(world), tmp_path)    # what `generate` reads
+    lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    seeds = {r["seed_id"] for r in wf.seeds().select("seed_id").collect()}
+    assert len(lines) == report["requests"] == len(seeds) == wf.read_json("seeds.json")["seeds"] > 0
+    assert {line["custom_id"] for line in lines} == seeds and {line["url"] for line in lines} == {"/v1/chat/completions"}
+    with pytest.raises(ValueError, match="--out with a local folder"):
+        generate_dir(f"{wf.paths.root}/generate")
+    with pytest.raises(ValueError, match="copy the file to a local"):
+        build_dataset(wf, [f"{wf.paths.root}/generate/responses.jsonl"])
+
+
+def test_credentials_and_endpoints_never_reach_outputs(faulty, clean, on_s3, world, releases, instruct_on_s3):
     runner, _, messages = faulty
     secrets = [SECRET, world.s3.endpoint.split("//")[1], world.s3.direct_endpoint.split("//")[1], "127.0.0.1"]
     client = boto3.client("s3", endpoint_url=world.s3.direct_endpoint, region_name="us-east-1")
-    for entry in client.list_objects_v2(Bucket=INDEX_BUCKET, Prefix="run/")["Contents"]:
+    entries = client.list_objects_v2(Bucket=INDEX_BUCKET, Prefix="run/")["Contents"]
+    assert {"run/release/README.md", "run/instruct/requests/part-00000.jsonl"} <= {e["Key"] for e in entries}
+    for entry in entries:
         body = client.get_object(Bucket=INDEX_BUCKET, Key=entry["Key"])["Body"].read()
         assert not any(s.encode() in body for s in secrets), entry["Key"]
     assert not any(s in m for m in on_s3[1] for s in secrets)

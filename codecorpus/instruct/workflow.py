@@ -3,7 +3,8 @@ reads the previous one's. Layout under ``<run_dir>/instruct/``:
 
     seeds/part-*.parquet           one row per seed                       (instruct seeds)
     requests/part-*.jsonl          OpenAI batch lines                     (instruct requests)
-    generate/responses.jsonl       batch output lines; errors.jsonl; generate.json  (instruct generate)
+    generate/responses.jsonl       batch output lines; errors.jsonl; generate.json  (instruct generate;
+                                   a local folder: --out when the run is on S3)
     dataset/part-*.parquet         the instruction data; dataset_jsonl/part-*.jsonl  (instruct build)
     ledger/<step>/part-*.parquet   every seed or reply a step dropped, with rule and value
     seeds.json, requests.json, report.json, report.md                      what each step did
@@ -20,6 +21,9 @@ from pyspark.sql import functions as F
 from codecorpus import tables
 from codecorpus.config import RunConfig
 from codecorpus.ledger import rejects
+from codecorpus.s3 import objects
+from codecorpus.s3.client import is_s3
+from codecorpus.s3.config import S3Config
 from codecorpus.storage import Storage
 
 
@@ -41,7 +45,7 @@ class Workflow:
     def __init__(self, spark: SparkSession, config: RunConfig, progress: Callable[[str], None] = print):
         self.spark, self.config, self.progress = spark, config, progress
         self.cfg = config.instruct
-        self.store = Storage(spark)
+        self.store = Storage(spark, config.s3)
         self.paths = InstructPaths(config.run_dir, config.instruct.dir)
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -58,13 +62,13 @@ class Workflow:
         return json.loads(text) if text else None
 
     def drops(self, step: str) -> dict[str, int]:
-        ledger = self.spark.read.parquet(self.paths.ledger(step))
+        ledger = self.store.read_table(self.paths.ledger(step))
         return {r["rule"]: r["n"] for r in ledger.groupBy("rule").agg(F.count(F.lit(1)).alias("n")).collect()}
 
     def seeds(self) -> DataFrame:
         if not self.store.exists(self.paths.seeds):
             raise FileNotFoundError(f"no seeds at {self.paths.seeds}: run `codecorpus instruct seeds CONFIG` first")
-        return self.spark.read.parquet(self.paths.seeds)
+        return self.store.read_table(self.paths.seeds)
 
     # -- steps -------------------------------------------------------------------------------------
     def sample_seeds(self) -> dict:
@@ -73,16 +77,16 @@ class Workflow:
         view = open_run(self.spark, self.config.run_dir)
         source = view.producer("files")
         self.progress(f"[instruct seeds] {self.cfg.seeds.mode} mode, from the kept files of stage {source}")
-        seeds, ledger, quotas = sample_seeds(view.table("files"), self.cfg.seeds, self.config.seed,
-                                             f"{self.paths.work}/seeds")
+        scratch = self.store.scratch(f"{self.paths.work}/seeds")    # near-dedup's checkpoints
+        seeds, ledger, quotas = sample_seeds(view.table("files"), self.cfg.seeds, self.config.seed, scratch)
         self.store.write_table(seeds, self.paths.seeds, self.config.files_per_table, ["seed_id"])
         self.write_ledger("seeds", ledger)
-        written = self.spark.read.parquet(self.paths.seeds)
+        written = self.store.read_table(self.paths.seeds)
         counts = {r["language"]: r["n"] for r in written.groupBy("language").agg(F.count(F.lit(1)).alias("n")).collect()}
         report = {"mode": self.cfg.seeds.mode, "source_stage": source, "seeds": sum(counts.values()),
                   "per_language": shortfall(counts, quotas), "dropped_by_rule": self.drops("seeds")}
         self.write_json("seeds.json", report)
-        self.store.delete(f"{self.paths.work}/seeds")
+        self.store.delete(scratch)
         return report
 
     def write_requests(self) -> dict:
@@ -103,13 +107,32 @@ class Workflow:
         return report
 
 
-def request_files(requests_dir: str) -> list[Path]:
-    """The JSONL request files of a local requests directory, in order."""
+def request_files(requests_dir: str, s3: S3Config | None = None, copy_to: Path | None = None) -> list[Path]:
+    """The JSONL request files of a requests directory, in order. `generate` reads them on this machine:
+    those of an s3:// directory are downloaded to the local folder ``copy_to`` first (boto3, ``s3``)."""
+    if is_s3(requests_dir):
+        if copy_to is None:
+            raise ValueError(f"request files on {requests_dir} are read from a local copy: give a folder for it")
+        cfg = s3 or S3Config()
+        for name in objects.listdir(requests_dir, cfg):
+            if name.endswith(".jsonl"):
+                objects.download(f"{requests_dir.rstrip('/')}/{name}", copy_to / name, cfg)
+        requests_dir = str(copy_to)
     folder = Path(requests_dir.removeprefix("file:"))
     files = sorted(folder.glob("*.jsonl"))
     if not files:
-        raise FileNotFoundError(f"no request files (*.jsonl) in {folder}: run `codecorpus instruct requests CONFIG` first")
+        raise FileNotFoundError(f"no request files (*.jsonl) in {requests_dir}: run `codecorpus instruct requests CONFIG` first")
     return files
+
+
+def generate_dir(out: str) -> Path:
+    """The folder `generate` writes to, which must be local: it appends each reply to responses.jsonl
+    as it arrives, so that a killed run resumes, and S3 objects cannot be appended to."""
+    if "://" in out and not out.startswith("file:"):
+        raise ValueError(f"instruct generate cannot write to {out}: it appends each reply to responses.jsonl as it "
+                         "arrives (so a killed run resumes), which S3 and other remote stores cannot do. Pass --out "
+                         "with a local folder, then `codecorpus instruct build CONFIG --responses FOLDER/responses.jsonl`")
+    return Path(out.removeprefix("file:"))
 
 
 def build_dataset(wf: Workflow, responses: list[str]) -> dict:
@@ -121,13 +144,17 @@ def build_dataset(wf: Workflow, responses: list[str]) -> dict:
     from codecorpus.ledger import union_all
 
     cfg, spark, paths, store = wf.cfg.build, wf.spark, wf.paths, wf.store
+    remote = [path for path in responses if store.native(path) is None]
+    if remote:
+        raise ValueError(f"instruct build reads replies with Spark's text reader, which cannot read {remote[0]} "
+                         "without hadoop-aws: copy the file to a local or hdfs:// folder and pass it with --responses")
     sandbox = Sandbox(cfg.execution.sandbox) if cfg.execution.enabled else None   # fails fast when unisolated
     if sandbox:
         wf.progress(f"[instruct build] sandbox: {sandbox.description}")
     seeds = wf.seeds()
-    excluded = (spark.read.parquet(paths.ledger("requests")).select(F.col("id").alias("seed_id"))
+    excluded = (store.read_table(paths.ledger("requests")).select(F.col("id").alias("seed_id"))
                 if store.exists(paths.ledger("requests")) else spark.createDataFrame([], "seed_id string"))
-    work = paths.work + "/build"
+    work = store.scratch(paths.work + "/build")     # Spark's own checkpoints: local or Hadoop paths only
 
     def materialize(df: DataFrame, name: str) -> DataFrame:
         df.write.mode("overwrite").parquet(f"{work}/{name}")
@@ -161,12 +188,12 @@ def build_dataset(wf: Workflow, responses: list[str]) -> dict:
         samples = samples.withColumn("execution", F.lit(None).cast("string"))
     dataset = b.dataset_columns(samples, cfg)
     store.write_table(dataset, paths.dataset, cfg.files, ["sample_id"])
-    written = spark.read.parquet(paths.dataset)
+    written = store.read_table(paths.dataset)
     store.write_lines(written.select("sample_id", F.to_json(F.struct(*written.columns)).alias("line")),
                       paths.dataset_jsonl, cfg.files, ["sample_id"], "line")
     wf.write_ledger("build", union_all(ledger))
     requested = seeds.join(excluded, "seed_id", "left_anti").count()
-    report = build_report(seeds, requested, spark.read.parquet(paths.ledger("build")), written, scores,
+    report = build_report(seeds, requested, store.read_table(paths.ledger("build")), written, scores,
                           contamination, sandbox.description if sandbox else None)
     wf.write_json("report.json", report)
     store.write_text(paths.report("report.md"), markdown(report))

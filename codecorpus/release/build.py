@@ -18,17 +18,20 @@ from codecorpus.release.card import render_card
 from codecorpus.release.config import ReleaseConfig
 from codecorpus.release.figures import render_figures
 from codecorpus.release.run_view import open_run
-from codecorpus.release.shards import language_configs, remove_checksums, write_bytes, write_document_shards, write_file_shards
+from codecorpus.release.shards import language_configs, remove_checksums, write_document_shards, write_file_shards
 from codecorpus.release.stats import release_stats
+from codecorpus.s3.config import S3Config
 from codecorpus.storage import Storage
 
 
-def build_release(spark: SparkSession, run_dir: str, out_dir: str, cfg: ReleaseConfig | None = None) -> dict:
-    """Write the release of ``run_dir`` to ``out_dir``; returns its stats (as in stats.json).
+def build_release(spark: SparkSession, run_dir: str, out_dir: str, cfg: ReleaseConfig | None = None,
+                  s3: S3Config | None = None) -> dict:
+    """Write the release of ``run_dir`` to ``out_dir`` (either may be s3://); returns its stats (as in
+    stats.json). ``s3``: how boto3 reaches S3 (default: the session's, as the runner set it).
     Raises ReleaseError when the run has no files table to release."""
     cfg = cfg or ReleaseConfig()
     out_dir = out_dir.rstrip("/")
-    store = Storage(spark)
+    store = Storage(spark, s3)
     view = open_run(spark, run_dir)
     stats = release_stats(view, {"name": cfg.name, "version": cfg.version})
 
@@ -43,7 +46,7 @@ def build_release(spark: SparkSession, run_dir: str, out_dir: str, cfg: ReleaseC
     write_attribution(files, out_dir)
 
     for name, png in render_figures(stats, cfg.top_languages).items():
-        write_bytes(spark, f"{out_dir}/figures/{name}.png", png)
+        store.write_bytes(f"{out_dir}/figures/{name}.png", png)
     store.write_text(f"{out_dir}/stats.json", json.dumps(stats, indent=1, sort_keys=True) + "\n")
     store.write_text(f"{out_dir}/README.md", render_card(stats, cfg))
     remove_checksums(spark, out_dir)

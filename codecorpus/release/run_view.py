@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
@@ -39,9 +40,17 @@ class RunView:
                 return stage
         return None
 
+    @cached_property
+    def store(self) -> Storage:
+        return Storage(self.spark)
+
+    def read(self, path: str) -> DataFrame:
+        """A table of the run (any run directory: local, hdfs://, s3://)."""
+        return self.store.read_table(path)
+
     def table(self, table: str) -> DataFrame | None:
         stage = self.producer(table)
-        return self.spark.read.parquet(self.table_path(stage, table)) if stage else None
+        return self.read(self.table_path(stage, table)) if stage else None
 
     def documents(self) -> DataFrame | None:
         """Every training document of the run: format's repository documents, then the non-code sources'
@@ -59,8 +68,8 @@ class RunView:
 def open_run(spark: SparkSession, run_dir: str) -> RunView:
     """Read the manifests of ``run_dir``. A stage without a manifest, with an unreadable one, or whose
     outputs are gone is recorded as absent; a run without any usable `files` table is an error."""
-    store = Storage(spark)
     view = RunView(spark, run_dir.rstrip("/"))
+    store = view.store
     for stage in STAGE_ORDER:
         started = store.exists(f"{view.root}/stages/{stage}") or store.exists(view.ledger_path(stage))
         try:

@@ -54,21 +54,6 @@ def _micros_timestamps(spark: SparkSession):
         spark.conf.set(key, before)
 
 
-def _part_files(store: Storage, directory: str) -> list[str]:
-    """Spark's part files of a folder in task order (part-<task>-<uuid>...)."""
-    parts = [n for n in store.listdir(directory) if n.startswith("part-") and not n.endswith(".crc")]
-    return sorted(parts, key=lambda n: (n.split("-")[1], n))
-
-
-def _publish(store: Storage, tmp: str, dest: str) -> int:
-    """Move tmp's part files to dest as part-00000.parquet, ...; returns how many."""
-    store.delete(dest)
-    parts = _part_files(store, tmp)
-    for index, name in enumerate(parts):
-        store.rename(f"{tmp}/{name}", f"{dest}/part-{index:05d}.parquet")
-    return len(parts)
-
-
 def write_file_shards(files: DataFrame, configs: list[dict], out_dir: str) -> list[dict]:
     """Write ``files`` as per-language folders under out_dir/data/files; returns the configs with
     their shard counts as written and the relative glob of each."""
@@ -83,11 +68,11 @@ def write_file_shards(files: DataFrame, configs: list[dict], out_dir: str) -> li
               .repartition(total, "config", "_shard").drop("_shard")
               .sortWithinPartitions("config", "file_id"))
     with _micros_timestamps(spark):
-        shaped.write.partitionBy("config").mode("overwrite").parquet(tmp)
+        store.write_parts(shaped, tmp, partition_by="config")
     out = []
     for c in configs:
         dest = f"{out_dir}/data/files/{c['config']}"
-        written = _publish(store, f"{tmp}/config={c['config']}", dest)
+        written = store.publish_parts(f"{tmp}/config={c['config']}", dest)
         out.append({**c, "shards": written, "path": f"data/files/{c['config']}/*.parquet"})
     store.delete(tmp)
     return out
@@ -98,9 +83,8 @@ def write_document_shards(documents: DataFrame, chars: int, shard_bytes: int, ou
     count = max(1, math.ceil(chars / shard_bytes))
     tmp = f"{out_dir}/data/.documents-{uuid.uuid4().hex}"
     with _micros_timestamps(spark):
-        (documents.repartition(count, "doc_id").sortWithinPartitions("doc_id")
-         .write.mode("overwrite").parquet(tmp))
-    written = _publish(store, tmp, f"{out_dir}/data/documents")
+        store.write_parts(documents.repartition(count, "doc_id").sortWithinPartitions("doc_id"), tmp)
+    written = store.publish_parts(tmp, f"{out_dir}/data/documents")
     store.delete(tmp)
     return {"shards": written, "path": "data/documents/*.parquet"}
 
@@ -111,12 +95,9 @@ def write_single_file(df: DataFrame, sort_by: list[str], dest: str, fmt: str = "
     tmp = f"{dest}.tmp-{uuid.uuid4().hex}"
     # one partition, sorted inside it: the order holds without a global sort's range partitioning
     frame = df.coalesce(1).sortWithinPartitions(*sort_by)
-    if fmt == "text":
-        frame.select(df.columns[-1]).write.mode("overwrite").text(tmp)
-    else:
-        with _micros_timestamps(df.sparkSession):
-            frame.write.mode("overwrite").parquet(tmp)
-    parts = _part_files(store, tmp)
+    with _micros_timestamps(df.sparkSession):
+        store.write_parts(frame.select(df.columns[-1]) if fmt == "text" else frame, tmp, fmt)
+    parts = store.part_files(tmp)
     store.delete(dest)
     if parts:
         store.rename(f"{tmp}/{parts[0]}", dest)
@@ -125,20 +106,11 @@ def write_single_file(df: DataFrame, sort_by: list[str], dest: str, fmt: str = "
     store.delete(tmp)
 
 
-def write_bytes(spark: SparkSession, path: str, data: bytes) -> None:
-    """Write a small binary file (a figure) through Hadoop's FileSystem, so any run path works."""
-    jvm = spark.sparkContext._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    fs = target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    stream = fs.create(target, True)
-    try:
-        stream.write(bytearray(data))
-    finally:
-        stream.close()
-
-
 def remove_checksums(spark: SparkSession, root: str) -> None:
     """Delete the .crc side files Hadoop's local file system writes: a release folder holds data only."""
+    root = Storage(spark).native(root)
+    if root is None:
+        return   # S3 through boto3: no side files
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(root)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())

@@ -87,10 +87,10 @@ def removal_stats(view: RunView) -> list[dict]:
     never became a file row (ingest rejects, non-file ids) have no byte count."""
     out = []
     for stage in view.manifests:
-        ledger = view.spark.read.parquet(view.ledger_path(stage))
+        ledger = view.read(view.ledger_path(stage))
         source = view.input_stage(stage, "files")
         if source:
-            sizes = view.spark.read.parquet(view.table_path(source, "files")).select(
+            sizes = view.read(view.table_path(source, "files")).select(
                 F.col("file_id").alias("id"), F.lit("file").alias("id_kind"), "length_bytes")
             ledger = ledger.join(sizes, ["id", "id_kind"], "left")
         else:
@@ -134,7 +134,7 @@ def dedup_stats(view: RunView, removals: list[dict]) -> dict | None:
         out[f"{rule}_rate"] = round(n / files_in, 6) if files_in else 0.0
     out["files_out"] = m["outputs"]["files"]["rows"]
     if "clusters" in m["outputs"]:
-        clusters = view.spark.read.parquet(view.table_path("dedup", "clusters"))
+        clusters = view.read(view.table_path("dedup", "clusters"))
         agg = clusters.agg(F.countDistinct("cluster_id").alias("clusters"),
                            F.count(F.lit(1)).alias("clustered_files")).first()
         out.update(clusters=agg["clusters"], clustered_files=agg["clustered_files"])
@@ -158,7 +158,7 @@ def contamination_stats(view: RunView) -> dict:
     out = {"checked": "filter" in view.manifests, "files_removed": 0, "by_benchmark": []}
     if not out["checked"]:
         return out
-    hits = view.spark.read.parquet(view.ledger_path("filter")).where(F.col("rule") == "decontamination")
+    hits = view.read(view.ledger_path("filter")).where(F.col("rule") == "decontamination")
     by_bench = hits.groupBy(F.substring_index("detail", " ", 1).alias("benchmark")).agg(
         F.countDistinct("value").alias("tasks_hit"), F.count(F.lit(1)).alias("files_removed"))
     out["by_benchmark"] = _rows(by_bench)

@@ -91,6 +91,12 @@ def read_bytes(path: str, cfg: S3Config) -> bytes | None:
         raise
 
 
+def download(path: str, local, cfg: S3Config) -> None:
+    """The object ``path`` to the local file ``local``, streamed (boto3's managed transfer)."""
+    bucket, key = split_uri(path)
+    _client(cfg).download_file(bucket, key, str(local))
+
+
 def write_bytes(path: str, data: bytes, cfg: S3Config) -> None:
     """One PUT: S3 replaces an object atomically, so readers see the old bytes or the new ones."""
     bucket, key = split_uri(path)

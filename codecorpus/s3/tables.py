@@ -18,6 +18,9 @@ tasks, so no table goes through the driver:
 
 Manifests hold keys relative to the table, never the bucket's endpoint; credentials are never
 options (boto3's chain finds them on every worker).
+
+`write_parts` uses the same writer without versions or manifest, for files whose names a caller then
+fixes (release shards, JSONL files): one object per task, as Spark's own file writers lay out a folder.
 """
 from __future__ import annotations
 
@@ -56,14 +59,26 @@ def _join(prefix: str, name: str) -> str:
 
 @dataclass
 class Part(WriterCommitMessage):
-    key: str | None       # relative to the table; None for an empty partition
-    size: int = 0
-    rows: int = 0
+    objects: list[dict]   # {"key", "size", "rows"} of each object a task wrote, keys relative to the table
+
+
+EXTENSIONS = {"parquet": ".parquet", "text": ".txt"}
+# Characters Spark escapes (as %XX) in a partition folder's value, and its name for a null value.
+_ESCAPED = set('"#%\'*/:=?\\\x7f{[]^') | {chr(c) for c in range(1, 32)}
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def partition_folder(column: str, value) -> str:
+    """`column=value` as Spark's partitioned writers name the folder."""
+    if value is None:
+        return f"{column}={NULL_PARTITION}"
+    return f"{column}=" + "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in str(value))
 
 
 class S3Tables(DataSource):
     """Options: `s3` (S3Config as JSON); reading: `objects` (JSON [[bucket, key], ...]) with a given
-    schema; writing: `table` (s3://...) and `version`."""
+    schema; writing: `table` (s3://...) and either `version` (a table) or `layout=parts` (plain part
+    objects), with `format` (parquet, or text: one string column as lines) and `partition_by`."""
 
     @classmethod
     def name(cls) -> str:
@@ -75,7 +90,9 @@ class S3Tables(DataSource):
     def writer(self, schema: StructType, overwrite: bool) -> "_Writer":
         if not overwrite:
             raise ValueError(f"{SOURCE} only replaces whole tables: write with mode('overwrite')")
-        return _Writer(schema, self.options["table"], self.options["version"], self.options["s3"])
+        o = self.options
+        return _Writer(schema, o["table"], o.get("version", ""), o["s3"], o.get("layout", "table"),
+                       o.get("format", "parquet"), o.get("partition_by") or None)
 
 
 class _Reader(DataSourceReader):
@@ -111,53 +128,95 @@ def conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=target)
 
 
+class _Output:
+    """One object a task builds on local disk before uploading it: Parquet (zstd, Spark's schema in the
+    footer so Spark's own reader restores it exactly) or text (the one column's values as lines)."""
+
+    def __init__(self, path: Path, fmt: str, schema_json: str):
+        self.path, self.fmt, self.schema_json = path, fmt, schema_json
+        self.rows, self._writer = 0, None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.fmt == "text":      # as Spark's text writer: a null value is an empty line
+            self._writer = self._writer or open(self.path, "wb")
+            self._writer.write("".join(f"{v}\n" for v in batch.column(0).fill_null("").to_pylist()).encode("utf-8"))
+        else:
+            if self._writer is None:
+                schema = batch.schema.with_metadata({SPARK_SCHEMA_KEY: self.schema_json.encode()})
+                self._writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+            self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def close(self) -> int:
+        self._writer.close()
+        return self.path.stat().st_size
+
+
 class _Writer(DataSourceArrowWriter):
-    def __init__(self, schema: StructType, table: str, version: str, s3_json: str):
-        self.schema_json, self.table, self.version, self.s3_json = schema.json(), table, version, s3_json
+    def __init__(self, schema: StructType, table: str, version: str, s3_json: str, layout: str = "table",
+                 fmt: str = "parquet", partition_by: str | None = None):
+        if fmt not in EXTENSIONS or (fmt == "text" and len(schema.fields) - bool(partition_by) != 1):
+            raise ValueError(f"{SOURCE} writes parquet, or text from one string column; got {fmt} of {schema.simpleString()}")
+        self.table, self.s3_json, self.fmt, self.partition_by = table, s3_json, fmt, partition_by
+        # a table's objects go under its new version; plain parts straight under the folder
+        self.version, self.base = version, (version if layout == "table" else "")
+        # as Spark's partitioned writers do, the partition column is the folder's name, not in the files
+        self.schema_json = StructType([f for f in schema.fields if f.name != partition_by]).json()
 
     def _client(self):
         return s3_client(S3Config.model_validate_json(self.s3_json), botocore_retries=True)
 
+    def _split(self, batch: pa.RecordBatch) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """(folder, rows) of the batch: one piece, or one per value of the partition column."""
+        if not self.partition_by:
+            yield self.base, batch
+            return
+        import pyarrow.compute as pc
+        column = batch.column(self.partition_by)
+        rest = batch.drop_columns([self.partition_by])
+        for value in pc.unique(column).to_pylist():
+            mask = pc.is_null(column) if value is None else pc.fill_null(pc.equal(column, value), False)
+            yield _join(self.base, partition_folder(self.partition_by, value)), rest.filter(mask)
+
     def write(self, batches: Iterator[pa.RecordBatch]) -> Part:
         from pyspark import TaskContext
         bucket, prefix = split_uri(self.table)
-        key = f"{self.version}/part-{TaskContext.get().partitionId():05d}.parquet"
-        rows, writer = 0, None
+        name = f"part-{TaskContext.get().partitionId():05d}{EXTENSIONS[self.fmt]}"
+        outputs: dict[str, _Output] = {}
         with tempfile.TemporaryDirectory(prefix="codecorpus-s3-") as tmp:
-            local = Path(tmp) / "part.parquet"
             for batch in batches:
-                if not batch.num_rows:
-                    continue
-                if writer is None:    # Spark's schema in the footer: Spark's own reader restores it exactly
-                    schema = batch.schema.with_metadata({SPARK_SCHEMA_KEY: self.schema_json.encode()})
-                    writer = pq.ParquetWriter(local, schema, compression="zstd")
-                writer.write_batch(batch)
-                rows += batch.num_rows
-            if writer is None:
-                return Part(None)
-            writer.close()
-            # A retried task uploads the same key again: the last complete upload wins.
-            self._client().upload_file(str(local), bucket, _join(prefix, key))
-            return Part(key, local.stat().st_size, rows)
+                for folder, rows in self._split(batch):
+                    if rows.num_rows:
+                        out = outputs.get(folder) or outputs.setdefault(
+                            folder, _Output(Path(tmp) / str(len(outputs)), self.fmt, self.schema_json))
+                        out.write(rows)
+            client, written = self._client(), []
+            for folder, out in sorted(outputs.items()):
+                size, key = out.close(), _join(folder, name)
+                # A retried task uploads the same key again: the last complete upload wins.
+                client.upload_file(str(out.path), bucket, _join(prefix, key))
+                written.append({"key": key, "size": size, "rows": out.rows})
+        return Part(written)
 
     def commit(self, messages: list[Part]) -> None:
+        if not self.version:    # plain parts: each object is in place once its task succeeded
+            return
         bucket, prefix = split_uri(self.table)
-        parts = sorted((m for m in messages if m.key), key=lambda m: m.key)
+        parts = sorted((o for m in messages for o in m.objects), key=lambda o: o["key"])
         manifest = {"format": FORMAT, "version": self.version, "schema": json.loads(self.schema_json),
-                    "rows": sum(m.rows for m in parts),
-                    "objects": [{"key": m.key, "size": m.size, "rows": m.rows} for m in parts]}
+                    "rows": sum(o["rows"] for o in parts), "objects": parts}
         self._client().put_object(Bucket=bucket, Key=_join(prefix, MANIFEST),
                                   Body=json.dumps(manifest, indent=1).encode(), ContentType="application/json")
         # The previous version, and objects of writes that died before their manifest, are unreferenced now.
         cfg = S3Config.model_validate_json(self.s3_json)
-        keep = {_join(prefix, m.key) for m in parts}
+        keep = {_join(prefix, o["key"]) for o in parts}
         stale = [o["Key"] for o in objects.list_keys(bucket, _join(prefix, objects.VERSION_PREFIX), cfg)
                  if o["Key"] not in keep]
         objects.delete_keys(bucket, stale, cfg)
 
     def abort(self, messages: list[Part | None]) -> None:
         bucket, prefix = split_uri(self.table)
-        objects.delete(f"s3://{bucket}/{_join(prefix, self.version)}", S3Config.model_validate_json(self.s3_json))
+        objects.delete(f"s3://{bucket}/{_join(prefix, self.base)}", S3Config.model_validate_json(self.s3_json))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +324,16 @@ def write_table(df: DataFrame, uri: str, cfg: S3Config, num_files: int | None = 
     (df.write.format(SOURCE).mode("overwrite").option("table", uri).option("version", version)
        .option("s3", cfg.model_dump_json()).save())
     return read_manifest(uri, cfg)
+
+
+def write_parts(df: DataFrame, folder: str, cfg: S3Config, fmt: str = "parquet", partition_by: str | None = None) -> None:
+    """Write ``df`` as it is partitioned into the new folder ``folder`` as Spark's own writers lay one
+    out: an object per task (and per value of ``partition_by``, under `<column>=<value>/`), named
+    part-<task>.parquet (or .txt: text writes the one string column as lines). No manifest: the
+    caller moves the parts to their final names."""
+    _register(df.sparkSession)
+    (df.write.format(SOURCE).mode("overwrite").option("table", folder).option("layout", "parts")
+       .option("format", fmt).option("partition_by", partition_by or "").option("s3", cfg.model_dump_json()).save())
 
 
 def publish_run(runner, uri: str, cfg: S3Config) -> dict[str, dict]:
