@@ -138,9 +138,14 @@ def estimate_jaccard(pairs: DataFrame, signatures: DataFrame, cfg: DedupConfig) 
 def _exact_batches(cfg: DedupConfig):
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            jaccard = minhash.exact_jaccard(batch.column("content").to_pylist(),
-                                            batch.column("kept_content").to_pylist(),
-                                            cfg.ngram, cfg.min_tokens, cfg.max_hash_chars)
+            # A survivor is in many pairs: its shingle set is made once per batch.
+            kept_ids = batch.column("kept_id").to_pylist()
+            first = {k: i for i, k in reversed(list(enumerate(kept_ids)))}
+            kept_content = batch.column("kept_content").to_pylist()
+            sets = minhash.shingle_sets(batch.column("content").to_pylist() + [kept_content[i] for i in first.values()],
+                                        cfg.ngram, cfg.min_tokens, cfg.max_hash_chars)
+            kept_sets = dict(zip(first, sets[batch.num_rows:]))
+            jaccard = [minhash.set_jaccard(sets[i], kept_sets[k]) for i, k in enumerate(kept_ids)]
             yield pa.RecordBatch.from_arrays(
                 [batch.column("file_id"), batch.column("kept_id"), pa.array(jaccard, pa.float64())],
                 names=["file_id", "kept_id", "est_jaccard"])
