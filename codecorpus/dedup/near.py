@@ -65,9 +65,7 @@ def removals(sigs: DataFrame, ranks: DataFrame, cfg: DedupConfig, checkpoint_dir
         return materialize(estimate_jaccard(pairs, sigs, cfg), f"{checkpoint_dir}/removed")
     if texts is not None:
         # The checks read only the clustered files' contents: one scan of the corpus to set them apart.
-        pairs = materialize(pairs, f"{checkpoint_dir}/pairs")
-        clustered = pairs.select("file_id").unionByName(pairs.select(F.col("kept_id").alias("file_id")))
-        texts = materialize(texts.join(clustered.distinct(), "file_id", "left_semi"),
+        texts = materialize(texts.join(comp.select("file_id"), "file_id", "left_semi"),
                             f"{checkpoint_dir}/clustered_texts")
     scored = materialize(checked_pairs(pairs, sigs, texts, cfg), f"{checkpoint_dir}/scored")
     ok = F.col("est_jaccard") >= F.lit(cfg.threshold)
