@@ -164,15 +164,6 @@ def set_jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return common / (a.size + b.size - common)
 
 
-def exact_jaccard(lefts: list[str], rights: list[str], ngram: int = 5, min_tokens: int = 5,
-                  max_chars: int = 1_000_000) -> np.ndarray:
-    """Jaccard similarity of the shingle sets of each pair (left, right), on the same shingles and hashes
-    as the signatures (0 where either side has no shingle)."""
-    sets = shingle_sets(list(lefts) + list(rights), ngram, min_tokens, max_chars)
-    n = len(lefts)
-    return np.array([set_jaccard(sets[i], sets[n + i]) for i in range(n)], dtype=np.float64)
-
-
 def reference_signature(text: str, a: np.ndarray, b: np.ndarray, ngram: int = 5,
                         min_tokens: int = 5) -> np.ndarray | None:
     """The same signature computed plainly, one shingle at a time in Python ints (tests, benchmarks)."""
