@@ -27,6 +27,9 @@ from datasketch import MinHash, MinHashLSH
 
 from codecorpus.dedup import DedupConfig, minhash
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+from test_dedup_data import FILE_COLUMNS, file_row  # noqa: E402  (the tests' real-file rows)
+
 NON_WORD = re.compile(r"\W")
 
 
@@ -99,8 +102,6 @@ def run_dir_files(run_dir: str) -> list[dict]:
     """The near-dedup input of a run: filter's files minus exact duplicates (rows with FILE_COLUMNS)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
-    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-    from test_dedup_data import FILE_COLUMNS
     ledger = pq.read_table(f"{run_dir}/ledger/dedup", columns=["id", "rule"])
     exact = ledger.filter(pc.equal(ledger["rule"], "exact_dup"))["id"]
     names = FILE_COLUMNS.names
@@ -109,8 +110,6 @@ def run_dir_files(run_dir: str) -> list[dict]:
 
 
 def bench_stage(files, cfg: DedupConfig, rows: list[dict] | None = None) -> None:
-    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-    from test_dedup_data import FILE_COLUMNS, file_row
 
     from codecorpus.dedup import near_dedup
     from codecorpus.session import get_spark

@@ -32,7 +32,7 @@ def near_dedup(files: DataFrame, cfg: DedupConfig, checkpoint_dir: str
 
     ``clusters`` (file_id, cluster_id, kept_id) holds every removed file and its survivor, cluster_id
     being the smallest file_id of the pair's cluster; ``rejects`` has rule ``near_dup``, value = the
-    survivor's file_id, detail = repo/path and the estimated Jaccard similarity to the survivor.
+    kept file's file_id, detail = repo/path and the Jaccard similarity to it (exact, or the estimate).
     With ``cfg.scope == "repo"`` the units are whole repositories (see :func:`_repo_removals`)."""
     sigs = materialize(signature_table(files, cfg), f"{checkpoint_dir}/signatures")
     if cfg.scope == "repo":
